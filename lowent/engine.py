@@ -1,0 +1,247 @@
+"""Train one RunSpec for all its seeds at once, and evaluate models exactly.
+
+Every step is one forward over a layout (``trie`` by default, see :mod:`lowent.contexts`)
+with the loss sum_(position, next char) count * -ln p / (B T) per model, summed over the E
+stacked models; their parameters are disjoint and the optimizers element-wise, so this is
+exactly E independent training runs. After every epoch the models are evaluated exactly in
+float64 on all contexts (entropy, KL, parts, neuron probes); with ``log_every = k`` the
+per-step loss and the dead-neuron count every k steps are recorded too.
+"""
+from __future__ import annotations
+
+import json
+import platform
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.func import functional_call
+
+import lowent
+from lowent.config import RunSpec
+from lowent.contexts import (Layout, all_contexts, per_sample_counts, sequences_layout,
+                             training_batching)
+from lowent.metrics import epoch_metrics
+from lowent.models import build_model
+from lowent.optim import make_optimizer
+from lowent.probes import activation_counts, epoch_probes, ffn_active
+from lowent.target import Target, build_target
+
+EPOCH_METRICS = ("loss", "loss_eval", "entropy", "kl", "entropy_sparse", "entropy_nonsparse",
+                 "mass_sparse", "dead_fraction", "active_fraction")
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """A torch device, with a clear error when CUDA is asked for and absent."""
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device {str(device)!r} requested but no CUDA GPU is available")
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"unsupported device {str(device)!r}; use cpu or cuda")
+    return dev
+
+
+def minibatch_order(target: Target, seeds, batch_size: int, epoch: int) -> np.ndarray:
+    """Sequence ids of every step of an epoch for every seed: [steps, E, B] int64.
+
+    Model seed s shuffles the data set with numpy's PCG64 seeded by (target seed, s, epoch);
+    the last partial batch is dropped (65,536 / 512 = 128 full steps).
+    """
+    steps = len(target.data) // batch_size
+    order = np.stack([
+        target.data[np.random.default_rng([target.spec.seed, s, epoch]).permutation(len(target.data))]
+        [: steps * batch_size].reshape(steps, batch_size) for s in seeds], axis=1)
+    return order
+
+
+def nll(logits: torch.Tensor, counts: torch.Tensor, denom: float) -> torch.Tensor:
+    """Per-model mean cross-entropy: -sum counts * log_softmax(logits) / denom.  Returns [E]."""
+    return -(counts * torch.log_softmax(logits, dim=-1)).sum(dim=(1, 2)) / denom
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, vocab: int, length: int, device=None, dtype=torch.float64,
+             trace: bool = True):
+    """Exact conditional table of every model, in eval mode, on all contexts.
+
+    Returns (table [E, n_contexts, V] float64 numpy log-probabilities, trace dict of the
+    forward). The forward runs with parameters cast to `dtype` (float64 by default).
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        first = next(model.parameters())
+        layout = all_contexts(vocab, length).to(device or first.device)
+        state = {k: v.to(dtype) for k, v in
+                 [*model.named_parameters(), *model.named_buffers()]}
+        logits, rec = functional_call(model, state, (layout,), {"trace": True})
+        table = torch.log_softmax(logits.double(), dim=-1).cpu().numpy()
+    finally:
+        model.train(was_training)
+    return (table, rec) if trace else table
+
+
+@torch.no_grad()
+def dead_counts(model: torch.nn.Module, layout: Layout, vocab: int, length: int) -> np.ndarray:
+    """[E] number of FFN neurons never active on any input (model precision, eval mode)."""
+    was_training = model.training
+    model.eval()
+    try:
+        _, rec = model(layout, trace=True)
+    finally:
+        model.train(was_training)
+    active = ffn_active(rec)
+    if active is None:
+        return np.full(model.n_models, np.nan)
+    return (activation_counts(active, vocab, length) == 0).sum(-1).astype(np.float64)
+
+
+@dataclass
+class Run:
+    """A trained RunSpec: its trace, its final weights and its final exact table."""
+
+    spec: RunSpec
+    per_epoch: dict[str, np.ndarray]  # name -> [E, epochs]; names in EPOCH_METRICS
+    per_step: dict[str, np.ndarray] = field(default_factory=dict)  # step [S], loss/dead_count [E, S]
+    state: dict[str, torch.Tensor] = field(default_factory=dict)  # stacked weights (CPU)
+    table: np.ndarray | None = None  # [E, n_contexts, V] final log-conditionals, float64
+    meta: dict = field(default_factory=dict)  # versions, device, wall time
+
+    @property
+    def seeds(self) -> tuple[int, ...]:
+        return self.spec.seeds
+
+    def target(self) -> Target:
+        return build_target(self.spec.target)
+
+    def model(self, device="cpu") -> torch.nn.Module:
+        """The E trained models, rebuilt from the stored weights (float32, eval mode)."""
+        m = build_model(self.spec.model, self.spec.seeds, self.spec.target.vocab,
+                        self.spec.target.length)
+        m.load_state_dict(self.state)
+        return m.to(device).eval()
+
+    def save(self, out: str | Path) -> None:
+        """Write spec.json, trace.json and weights.safetensors into directory `out`."""
+        from safetensors.torch import save_file
+
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "spec.json").write_text(json.dumps(
+            {"spec": self.spec.to_dict(), "key": self.spec.key(), **self.meta}, indent=1))
+        trace = {"seeds": list(self.seeds),
+                 "per_epoch": {k: _jsonable(v) for k, v in self.per_epoch.items()},
+                 "per_step": {k: _jsonable(v) for k, v in self.per_step.items()}}
+        (out / "trace.json").write_text(json.dumps(trace))
+        tensors = {k: v.detach().cpu().contiguous() for k, v in self.state.items()}
+        tensors["table"] = torch.as_tensor(self.table)
+        save_file(tensors, str(out / "weights.safetensors"))
+
+    @classmethod
+    def load(cls, out: str | Path) -> "Run":
+        """Read a directory written by :meth:`save` (raises on missing or malformed files)."""
+        from safetensors.torch import load_file
+
+        out = Path(out)
+        meta = json.loads((out / "spec.json").read_text())
+        spec = RunSpec.from_dict(meta.pop("spec"))
+        meta.pop("key", None)
+        trace = json.loads((out / "trace.json").read_text())
+        tensors = load_file(str(out / "weights.safetensors"))
+        table = tensors.pop("table").numpy()
+        per_epoch = {k: _from_json(v) for k, v in trace["per_epoch"].items()}
+        per_step = {k: _from_json(v) for k, v in trace["per_step"].items()}
+        return cls(spec=spec, per_epoch=per_epoch, per_step=per_step, state=tensors,
+                   table=table, meta=meta)
+
+
+def _jsonable(a: np.ndarray):
+    a = np.asarray(a, dtype=np.float64)
+    return np.where(np.isfinite(a), a, None).tolist() if not np.all(np.isfinite(a)) else a.tolist()
+
+
+def _from_json(v) -> np.ndarray:
+    return np.array(v, dtype=np.float64)  # None (NaN/inf written as null) reads back as nan
+
+
+def environment(device: torch.device) -> dict:
+    """Versions and device recorded beside every run."""
+    return {"lowent": lowent.__version__, "torch": torch.__version__,
+            "python": platform.python_version(), "numpy": np.__version__,
+            "device": str(device) if device.type == "cpu" else torch.cuda.get_device_name(device)}
+
+
+def train(spec: RunSpec, device="cpu", progress: bool = False, steps: int | None = None) -> Run:
+    """Train all seeds of `spec` together and return the Run.
+
+    Args:
+        spec: the configuration; ``spec.seeds`` gives the E stacked models.
+        device: "cpu" (default) or "cuda".
+        progress: show a tqdm bar over epochs.
+        steps: stop after this many optimizer steps (tests); None runs every epoch.
+    """
+    import time
+
+    from tqdm import tqdm
+
+    dev = resolve_device(device)
+    dtype = getattr(torch, spec.train.dtype)
+    target = build_target(spec.target)
+    V, T, B = target.vocab, target.length, spec.train.batch_size
+    model = build_model(spec.model, spec.seeds, V, T).to(device=dev, dtype=dtype)
+    model.train()
+    opt = make_optimizer(spec.train.optimizer, model.parameters())
+    layout_kind = spec.train.layout
+    batching = None if layout_kind == "per_sample" else training_batching(target, layout_kind)
+    fixed = batching.layout.to(dev) if batching else None
+    eval_layout = all_contexts(V, T).to(dev)
+    E, k = len(spec.seeds), spec.train.log_every
+    steps_per_epoch = len(target.data) // B
+    total = steps_per_epoch * spec.train.epochs if steps is None else steps
+    epochs = -(-total // steps_per_epoch)
+    per_epoch = {name: np.zeros((E, epochs)) for name in EPOCH_METRICS}
+    step_loss, probe_steps, probe_dead = [], [], []
+    t0 = time.perf_counter()
+    done = 0
+    bar = tqdm(total=epochs, disable=not progress, unit="epoch", desc=spec.model.kind)
+    for epoch in range(epochs):
+        order = minibatch_order(target, spec.seeds, B, epoch)  # [steps, E, B]
+        n = min(steps_per_epoch, total - done)
+        if batching is not None:
+            counts = torch.as_tensor(batching.counts(order[:n]), dtype=dtype, device=dev)
+        losses = []
+        for i in range(n):
+            if batching is not None:
+                layout, cnt = fixed, counts[i]
+            else:  # faithful: the sequences themselves, one row of B per model
+                layout = sequences_layout(order[i], V, T).to(dev)
+                cnt = torch.as_tensor(per_sample_counts(order[i], V, T), dtype=dtype, device=dev)
+            loss = nll(model(layout), cnt, B * T)  # [E]
+            opt.zero_grad(set_to_none=True)
+            loss.sum().backward()
+            opt.step()
+            losses.append(loss.detach())
+            if k and (done + i) % k == 0:
+                probe_steps.append(done + i)
+                probe_dead.append(dead_counts(model, eval_layout, V, T))
+        done += n
+        losses = torch.stack(losses).cpu().numpy().astype(np.float64)  # [n, E]
+        if k:
+            step_loss.append(losses)
+        table, rec = evaluate(model, V, T, dev)
+        row = {"loss": losses.mean(axis=0), **epoch_metrics(target.p_tgt, table),
+               **epoch_probes(rec, V, T, E)}
+        for name in EPOCH_METRICS:
+            per_epoch[name][:, epoch] = row[name]
+        bar.set_postfix(loss=f"{row['loss'].mean():.4f}", H=f"{row['entropy'].mean():.4f}")
+        bar.update()
+    bar.close()
+    per_step = {}
+    if k:
+        per_step = {"loss": np.concatenate(step_loss).T, "step": np.asarray(probe_steps, float),
+                    "dead_count": np.stack(probe_dead, axis=1)}
+    state = {name: p.detach().float().cpu() for name, p in model.state_dict().items()}
+    meta = {**environment(dev), "wall_s": round(time.perf_counter() - t0, 3), "steps": total}
+    return Run(spec=spec, per_epoch=per_epoch, per_step=per_step, state=state, table=table,
+               meta=meta)

@@ -1,0 +1,140 @@
+"""Decoder-only Transformer over a :class:`~lowent.contexts.Layout`, E models stacked (SPEC 3).
+
+Token embedding + sinusoidal position encoding of each position's depth; blocks are post-LN
+(``x = LN(x + Attn(x))``, ``x = LN(x + FFN(x))``) or, as an option, pre-LN with a final LN.
+Attention is causal through the layout: position m attends to ``layout.ancestors[m]``, so the
+same code runs per-sample batches and prefix tries. FFN is ``W2 dropout(ReLU(W1 x))``.
+
+Variants: ``full``; ``attention_only`` (no FFN); ``attention_main`` (FFN only in the last
+block); ``ffn_main`` (attention only in the first block); ``routed`` (full, with the attention
+sub-layer replaced by a router over the residual path and the heads).
+
+Routed attention (SPEC 3, our reading of the lost Eq. 2): per token, ``w = softmax(W_r x + b_r)``
+gives H + 1 weights, w_0 for the residual and w_h for head h, and the sub-layer output is
+``w_0 x + sum_h w_h head_h(x)``, head_h being that head's attention output through its slice
+of the output projection. The output projection of a routed block has no bias, so the router
+alone decides the mix, and the residual is not added a second time.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lowent.config import ModelSpec
+from lowent.contexts import Layout
+from lowent.models.layers import (StackedEmbedding, StackedLayerNorm, StackedLinear,
+                                  init_stacked, sinusoid)
+
+Trace = dict[str, torch.Tensor]
+
+
+class Attention(nn.Module):
+    """Multi-head causal self-attention over layout ancestors, optionally routed."""
+
+    def __init__(self, E: int, d: int, heads: int, routed: bool):
+        super().__init__()
+        self.heads, self.routed = heads, routed
+        self.qkv = StackedLinear(E, d, 3 * d)
+        self.out = StackedLinear(E, d, d, bias=not routed)
+        self.router = StackedLinear(E, d, heads + 1) if routed else None
+
+    def forward(self, x: torch.Tensor, layout: Layout, residual: torch.Tensor,
+                trace: Trace | None, name: str) -> torch.Tensor:
+        """x [E, M, d] (input of the heads); residual [E, M, d]. Returns residual + attention
+        (plain) or w_0 residual + sum_h w_h head_h (routed)."""
+        E, M, d = x.shape
+        H = self.heads
+        q, k, v = self.qkv(x).view(E, M, 3, H, d // H).unbind(2)  # each [E, M, H, dh]
+        ka, va = k[:, layout.ancestors], v[:, layout.ancestors]  # [E, M, A, H, dh]
+        scores = (q[:, :, None] * ka).sum(-1) / math.sqrt(d // H)  # [E, M, A, H]
+        scores = scores.masked_fill(~layout.valid[None, :, :, None], float("-inf"))
+        att = torch.softmax(scores, dim=2)
+        heads = (att[..., None] * va).sum(2)  # [E, M, H, dh]
+        if not self.routed:
+            return residual + self.out(heads.reshape(E, M, d))
+        w = torch.softmax(self.router(x), dim=-1)  # [E, M, H + 1]
+        if trace is not None:
+            trace[f"{name}.route"] = w
+        # sum_h w_h (head_h Wo_h) = (concat_h w_h head_h) Wo: weight each head, then project.
+        mixed = self.out((heads * w[..., 1:, None]).reshape(E, M, d))
+        return w[..., :1] * residual + mixed
+
+
+class FFN(nn.Module):
+    """W2 dropout(ReLU(W1 x)), hidden size ffn_mult * d."""
+
+    def __init__(self, E: int, d: int, hidden: int, dropout: float):
+        super().__init__()
+        self.fc1 = StackedLinear(E, d, hidden)
+        self.fc2 = StackedLinear(E, hidden, d)
+        self.dropout = dropout
+
+    def forward(self, x, trace: Trace | None, name: str):
+        post = torch.relu(self.fc1(x))  # [E, M, hidden]
+        if trace is not None:
+            trace[f"{name}.post"] = post
+        return self.fc2(F.dropout(post, self.dropout, self.training))
+
+
+class Block(nn.Module):
+    def __init__(self, E: int, spec: ModelSpec, attn: bool, ffn: bool):
+        super().__init__()
+        d = spec.d_model
+        self.pre = spec.norm == "pre"
+        self.attn = Attention(E, d, spec.heads, spec.variant == "routed") if attn else None
+        self.ln1 = StackedLayerNorm(E, d) if attn else None
+        self.ffn = FFN(E, d, spec.ffn_mult * d, spec.dropout) if ffn else None
+        self.ln2 = StackedLayerNorm(E, d) if ffn else None
+
+    def forward(self, x, layout, trace, name):
+        if self.attn is not None:
+            if self.pre:
+                x = self.attn(self.ln1(x), layout, x, trace, name)
+            else:
+                x = self.ln1(self.attn(x, layout, x, trace, name))
+        if self.ffn is not None:
+            if self.pre:
+                x = x + self.ffn(self.ln2(x), trace, f"{name}.ffn")
+            else:
+                x = self.ln2(x + self.ffn(x, trace, f"{name}.ffn"))
+        return x
+
+
+def block_plan(variant: str, layers: int) -> list[tuple[bool, bool]]:
+    """(has attention, has FFN) of each block for a variant."""
+    last, first = layers - 1, 0
+    return [{"full": (True, True), "routed": (True, True), "attention_only": (True, False),
+             "attention_main": (True, i == last), "ffn_main": (i == first, True)}[variant]
+            for i in range(layers)]
+
+
+class Transformer(nn.Module):
+    """E stacked decoder-only Transformers.  forward(layout) -> logits [E, M, V]."""
+
+    def __init__(self, spec: ModelSpec, seeds, vocab: int, length: int):
+        super().__init__()
+        E, d = len(seeds), spec.d_model
+        self.spec, self.n_models = spec, E
+        self.embed = StackedEmbedding(E, vocab + 1, d)
+        self.register_buffer("pe", sinusoid(length, d), persistent=False)  # [T, d]
+        self.blocks = nn.ModuleList(Block(E, spec, a, f)
+                                    for a, f in block_plan(spec.variant, spec.layers))
+        self.norm_f = StackedLayerNorm(E, d) if spec.norm == "pre" else None
+        self.head = StackedLinear(E, d, vocab)
+        init_stacked(self, seeds)
+
+    def forward(self, layout: Layout, trace: bool = False):
+        """Logits [E, M, V] of every layout position; with trace=True also a dict of named
+        internals: ``blocks.{i}.ffn.post`` [E, M, 4d] (ReLU output, before dropout) and
+        ``blocks.{i}.route`` [E, M, H + 1] (routed variant)."""
+        rec: Trace | None = {} if trace else None
+        x = self.embed(layout.tokens) + self.pe[layout.depth]  # [E, M, d]
+        for i, block in enumerate(self.blocks):
+            x = block(x, layout, rec, f"blocks.{i}")
+        if self.norm_f is not None:
+            x = self.norm_f(x)
+        logits = self.head(x)  # [E, M, V]
+        return (logits, rec) if trace else logits
