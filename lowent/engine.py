@@ -34,11 +34,11 @@ EPOCH_METRICS = ("loss", "loss_eval", "entropy", "kl", "entropy_sparse", "entrop
 
 def resolve_device(device: str | torch.device) -> torch.device:
     """A torch device, with a clear error when CUDA is asked for and absent."""
+    if str(device).split(":")[0] not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {str(device)!r}; use cpu or cuda")
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError(f"device {str(device)!r} requested but no CUDA GPU is available")
-    if dev.type not in ("cpu", "cuda"):
-        raise ValueError(f"unsupported device {str(device)!r}; use cpu or cuda")
     return dev
 
 
@@ -172,6 +172,63 @@ def environment(device: torch.device) -> dict:
             "device": str(device) if device.type == "cpu" else torch.cuda.get_device_name(device)}
 
 
+class Trainer:
+    """The state of one training run: target, stacked models, optimizer, batching.
+
+    ``train`` drives it epoch by epoch; the benchmark times :meth:`steps` alone.
+    """
+
+    def __init__(self, spec: RunSpec, device="cpu"):
+        self.spec, self.device = spec, resolve_device(device)
+        self.dtype = getattr(torch, spec.train.dtype)
+        self.target = target = build_target(spec.target)
+        self.V, self.T, self.B = target.vocab, target.length, spec.train.batch_size
+        self.E = len(spec.seeds)
+        self.model = build_model(spec.model, spec.seeds, self.V, self.T).to(
+            device=self.device, dtype=self.dtype)
+        self.model.train()
+        self.opt = make_optimizer(spec.train.optimizer, self.model.parameters())
+        kind = spec.train.layout
+        self.batching = None if kind == "per_sample" else training_batching(target, kind)
+        self.layout = self.batching.layout.to(self.device) if self.batching else None
+        self.eval_layout = all_contexts(self.V, self.T).to(self.device)
+        self.steps_per_epoch = len(target.data) // self.B
+        self.done = 0  # optimizer steps taken
+        self.probe_steps: list[int] = []  # with log_every = k: steps at which dead counts were taken
+        self.probe_dead: list[np.ndarray] = []  # [E] dead-neuron counts at those steps
+
+    def steps(self, epoch: int, n: int) -> np.ndarray:
+        """Take the first n steps of `epoch`; returns their per-model losses [n, E] (float64)."""
+        V, T, B, dev, dtype = self.V, self.T, self.B, self.device, self.dtype
+        order = minibatch_order(self.target, self.spec.seeds, B, epoch)[:n]  # [n, E, B]
+        if self.batching is not None:
+            counts = torch.as_tensor(self.batching.counts(order), dtype=dtype, device=dev)
+        k = self.spec.train.log_every
+        losses = []
+        for i in range(n):
+            if self.batching is not None:
+                layout, cnt = self.layout, counts[i]
+            else:  # faithful: the sequences themselves, one row of B per model
+                layout = sequences_layout(order[i], V, T).to(dev)
+                cnt = torch.as_tensor(per_sample_counts(order[i], V, T), dtype=dtype, device=dev)
+            loss = nll(self.model(layout), cnt, B * T)  # [E]
+            self.opt.zero_grad(set_to_none=True)
+            loss.sum().backward()
+            self.opt.step()
+            losses.append(loss.detach())
+            if k and self.done % k == 0:
+                self.probe_steps.append(self.done)
+                self.probe_dead.append(dead_counts(self.model, self.eval_layout, V, T))
+            self.done += 1
+        return torch.stack(losses).cpu().numpy().astype(np.float64)
+
+    def evaluate(self) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Exact float64 table [E, n_contexts, V] and the per-epoch metrics and probes ([E] each)."""
+        table, rec = evaluate(self.model, self.V, self.T, self.device)
+        return table, {**epoch_metrics(self.target.p_tgt, table),
+                       **epoch_probes(rec, self.V, self.T, self.E)}
+
+
 def train(spec: RunSpec, device="cpu", progress: bool = False, steps: int | None = None) -> Run:
     """Train all seeds of `spec` together and return the Run.
 
@@ -185,63 +242,28 @@ def train(spec: RunSpec, device="cpu", progress: bool = False, steps: int | None
 
     from tqdm import tqdm
 
-    dev = resolve_device(device)
-    dtype = getattr(torch, spec.train.dtype)
-    target = build_target(spec.target)
-    V, T, B = target.vocab, target.length, spec.train.batch_size
-    model = build_model(spec.model, spec.seeds, V, T).to(device=dev, dtype=dtype)
-    model.train()
-    opt = make_optimizer(spec.train.optimizer, model.parameters())
-    layout_kind = spec.train.layout
-    batching = None if layout_kind == "per_sample" else training_batching(target, layout_kind)
-    fixed = batching.layout.to(dev) if batching else None
-    eval_layout = all_contexts(V, T).to(dev)
-    E, k = len(spec.seeds), spec.train.log_every
-    steps_per_epoch = len(target.data) // B
-    total = steps_per_epoch * spec.train.epochs if steps is None else steps
-    epochs = -(-total // steps_per_epoch)
-    per_epoch = {name: np.zeros((E, epochs)) for name in EPOCH_METRICS}
-    step_loss, probe_steps, probe_dead = [], [], []
     t0 = time.perf_counter()
-    done = 0
-    bar = tqdm(total=epochs, disable=not progress, unit="epoch", desc=spec.model.kind)
-    for epoch in range(epochs):
-        order = minibatch_order(target, spec.seeds, B, epoch)  # [steps, E, B]
-        n = min(steps_per_epoch, total - done)
-        if batching is not None:
-            counts = torch.as_tensor(batching.counts(order[:n]), dtype=dtype, device=dev)
-        losses = []
-        for i in range(n):
-            if batching is not None:
-                layout, cnt = fixed, counts[i]
-            else:  # faithful: the sequences themselves, one row of B per model
-                layout = sequences_layout(order[i], V, T).to(dev)
-                cnt = torch.as_tensor(per_sample_counts(order[i], V, T), dtype=dtype, device=dev)
-            loss = nll(model(layout), cnt, B * T)  # [E]
-            opt.zero_grad(set_to_none=True)
-            loss.sum().backward()
-            opt.step()
-            losses.append(loss.detach())
-            if k and (done + i) % k == 0:
-                probe_steps.append(done + i)
-                probe_dead.append(dead_counts(model, eval_layout, V, T))
-        done += n
-        losses = torch.stack(losses).cpu().numpy().astype(np.float64)  # [n, E]
-        if k:
+    tr = Trainer(spec, device)
+    total = tr.steps_per_epoch * spec.train.epochs if steps is None else steps
+    epochs = -(-total // tr.steps_per_epoch)
+    per_epoch = {name: np.zeros((tr.E, epochs)) for name in EPOCH_METRICS}
+    step_loss = []
+    with tqdm(total=epochs, disable=not progress, unit="epoch", desc=spec.model.kind) as bar:
+        for epoch in range(epochs):
+            losses = tr.steps(epoch, min(tr.steps_per_epoch, total - tr.done))  # [n, E]
             step_loss.append(losses)
-        table, rec = evaluate(model, V, T, dev)
-        row = {"loss": losses.mean(axis=0), **epoch_metrics(target.p_tgt, table),
-               **epoch_probes(rec, V, T, E)}
-        for name in EPOCH_METRICS:
-            per_epoch[name][:, epoch] = row[name]
-        bar.set_postfix(loss=f"{row['loss'].mean():.4f}", H=f"{row['entropy'].mean():.4f}")
-        bar.update()
-    bar.close()
+            table, row = tr.evaluate()
+            row["loss"] = losses.mean(axis=0)
+            for name in EPOCH_METRICS:
+                per_epoch[name][:, epoch] = row[name]
+            bar.set_postfix(loss=f"{row['loss'].mean():.4f}", H=f"{row['entropy'].mean():.4f}")
+            bar.update()
     per_step = {}
-    if k:
-        per_step = {"loss": np.concatenate(step_loss).T, "step": np.asarray(probe_steps, float),
-                    "dead_count": np.stack(probe_dead, axis=1)}
-    state = {name: p.detach().float().cpu() for name, p in model.state_dict().items()}
-    meta = {**environment(dev), "wall_s": round(time.perf_counter() - t0, 3), "steps": total}
+    if spec.train.log_every:
+        per_step = {"loss": np.concatenate(step_loss).T,
+                    "step": np.asarray(tr.probe_steps, dtype=np.float64),
+                    "dead_count": np.stack(tr.probe_dead, axis=1)}
+    state = {name: p.detach().float().cpu() for name, p in tr.model.state_dict().items()}
+    meta = {**environment(tr.device), "wall_s": round(time.perf_counter() - t0, 3), "steps": total}
     return Run(spec=spec, per_epoch=per_epoch, per_step=per_step, state=state, table=table,
                meta=meta)

@@ -18,10 +18,14 @@ OPTIMIZERS: dict[str, tuple[Callable[..., torch.optim.Optimizer], dict]] = {
     "adamw": (torch.optim.AdamW, dict(lr=1e-3, betas=(0.9, 0.999), weight_decay=0.01)),
 }
 
+FUSED = (torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD)  # have fused CPU/CUDA kernels
+
 
 def make_optimizer(name: str, params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
     """The optimizer called `name` (a key of OPTIMIZERS) over `params`."""
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; choose from {', '.join(OPTIMIZERS)}")
     cls, kw = OPTIMIZERS[name]
-    return cls(params, foreach=True, **kw)
+    # The fused kernels are element-wise too, and several times faster on CPU than foreach.
+    impl = {"fused": True} if cls in FUSED else {"foreach": True}
+    return cls(params, **impl, **kw)

@@ -106,8 +106,9 @@ def load_from_stacked(ref: nn.Module, stacked: nn.Module, e: int) -> nn.Module:
     for i, b in enumerate(ref.blocks):
         p = f"blocks.{i}"
         if b.attn is not None:
-            b.attn.in_proj_weight.copy_(sd[f"{p}.attn.qkv.weight"].T)
-            b.attn.in_proj_bias.copy_(sd[f"{p}.attn.qkv.bias"][0])
+            qkv = [f"{p}.attn.{n}" for n in "qkv"]
+            b.attn.in_proj_weight.copy_(torch.cat([sd[f"{n}.weight"].T for n in qkv]))
+            b.attn.in_proj_bias.copy_(torch.cat([sd[f"{n}.bias"][0] for n in qkv]))
             b.attn.out_proj.weight.copy_(sd[f"{p}.attn.out.weight"].T)
             b.attn.out_proj.bias.copy_(sd[f"{p}.attn.out.bias"][0])
             b.ln1.weight.copy_(sd[f"{p}.ln1.weight"][0])

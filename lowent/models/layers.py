@@ -78,8 +78,18 @@ class StackedEmbedding(Stacked):
 
     def forward(self, ids):
         if ids.shape[0] == 1:  # one token row shared by every model (trie layouts)
-            return self.weight[:, ids[0]]
+            return self.weight.index_select(1, ids[0])
         return torch.gather(self.weight, 1, ids[:, :, None].expand(-1, -1, self.weight.shape[-1]))
+
+
+def dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
+    """Inverted dropout, each element kept with probability 1 - p (as ``F.dropout``).
+
+    Draws the mask as ``rand >= p``, which on CPU is faster than ``F.dropout``'s bernoulli.
+    """
+    if not training or p == 0.0:
+        return x
+    return x * (torch.rand_like(x) >= p) * (1.0 / (1.0 - p))
 
 
 def init_stacked(module: nn.Module, seeds) -> None:

@@ -12,12 +12,12 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from lowent.config import ModelSpec
 from lowent.contexts import Layout
-from lowent.models.layers import Stacked, StackedEmbedding, StackedLinear, _uniform, init_stacked
+from lowent.models.layers import (Stacked, StackedEmbedding, StackedLinear, _uniform, dropout,
+                                  init_stacked)
 
 GATES = {"gru": 3, "lstm": 4}
 
@@ -92,5 +92,5 @@ class RNN(nn.Module):
             h, c = self._step(xi[:, lo:hi], h, c)
             outs.append(h)
         hidden = torch.cat(outs, dim=1)  # [E, M, d]
-        logits = self.head(F.dropout(hidden, self.dropout, self.training))
+        logits = self.head(dropout(hidden, self.dropout, self.training))
         return (logits, {"rnn.hidden": hidden}) if trace else logits

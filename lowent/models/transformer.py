@@ -20,12 +20,11 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from lowent.config import ModelSpec
 from lowent.contexts import Layout
-from lowent.models.layers import (StackedEmbedding, StackedLayerNorm, StackedLinear,
+from lowent.models.layers import (StackedEmbedding, StackedLayerNorm, StackedLinear, dropout,
                                   init_stacked, sinusoid)
 
 Trace = dict[str, torch.Tensor]
@@ -37,7 +36,9 @@ class Attention(nn.Module):
     def __init__(self, E: int, d: int, heads: int, routed: bool):
         super().__init__()
         self.heads, self.routed = heads, routed
-        self.qkv = StackedLinear(E, d, 3 * d)
+        self.q = StackedLinear(E, d, d)
+        self.k = StackedLinear(E, d, d)
+        self.v = StackedLinear(E, d, d)
         self.out = StackedLinear(E, d, d, bias=not routed)
         self.router = StackedLinear(E, d, heads + 1) if routed else None
 
@@ -47,12 +48,15 @@ class Attention(nn.Module):
         (plain) or w_0 residual + sum_h w_h head_h (routed)."""
         E, M, d = x.shape
         H = self.heads
-        q, k, v = self.qkv(x).view(E, M, 3, H, d // H).unbind(2)  # each [E, M, H, dh]
-        ka, va = k[:, layout.ancestors], v[:, layout.ancestors]  # [E, M, A, H, dh]
-        scores = (q[:, :, None] * ka).sum(-1) / math.sqrt(d // H)  # [E, M, A, H]
+        dh, A = d // H, layout.ancestors.shape[1]
+        idx = layout.ancestors.reshape(-1)
+        q = self.q(x).view(E, M, 1, H, dh)
+        # Each position attends to its ancestors (itself last): gather their keys and values.
+        ka = self.k(x).index_select(1, idx).view(E, M, A, H, dh)  # [E, M, A, H, dh]
+        va = self.v(x).index_select(1, idx).view(E, M, A, H, dh)
+        scores = (q * ka).sum(-1) / math.sqrt(dh)  # [E, M, A, H]
         scores = scores.masked_fill(~layout.valid[None, :, :, None], float("-inf"))
-        att = torch.softmax(scores, dim=2)
-        heads = (att[..., None] * va).sum(2)  # [E, M, H, dh]
+        heads = (torch.softmax(scores, dim=2)[..., None] * va).sum(2)  # [E, M, H, dh]
         if not self.routed:
             return residual + self.out(heads.reshape(E, M, d))
         w = torch.softmax(self.router(x), dim=-1)  # [E, M, H + 1]
@@ -76,7 +80,7 @@ class FFN(nn.Module):
         post = torch.relu(self.fc1(x))  # [E, M, hidden]
         if trace is not None:
             trace[f"{name}.post"] = post
-        return self.fc2(F.dropout(post, self.dropout, self.training))
+        return self.fc2(dropout(post, self.dropout, self.training))
 
 
 class Block(nn.Module):

@@ -1,0 +1,3 @@
+from lowent.cli import main
+
+raise SystemExit(main())
