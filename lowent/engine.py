@@ -24,7 +24,7 @@ from lowent.contexts import (Layout, all_contexts, per_sample_counts, sequences_
                              training_batching)
 from lowent.metrics import epoch_metrics
 from lowent.models import build_model
-from lowent.optim import make_optimizer
+from lowent.optim import FlatOptimizer
 from lowent.probes import activation_counts, epoch_probes, ffn_active
 from lowent.target import Target, build_target
 
@@ -187,7 +187,13 @@ class Trainer:
         self.model = build_model(spec.model, spec.seeds, self.V, self.T).to(
             device=self.device, dtype=self.dtype)
         self.model.train()
-        self.opt = make_optimizer(spec.train.optimizer, self.model.parameters())
+        # Dropout draws from one generator per run, seeded from the run's seeds.
+        gen = torch.Generator(device=self.device)
+        gen.manual_seed(int(np.random.SeedSequence(list(spec.seeds)).generate_state(1)[0]))
+        for m in self.model.modules():
+            if hasattr(m, "generator"):
+                m.generator = gen
+        self.opt = FlatOptimizer(spec.train.optimizer, self.model)
         kind = spec.train.layout
         self.batching = None if kind == "per_sample" else training_batching(target, kind)
         self.layout = self.batching.layout.to(self.device) if self.batching else None
@@ -197,28 +203,39 @@ class Trainer:
         self.probe_steps: list[int] = []  # with log_every = k: steps at which dead counts were taken
         self.probe_dead: list[np.ndarray] = []  # [E] dead-neuron counts at those steps
 
+    def batch_loss(self, seq_ids: np.ndarray, counts: torch.Tensor | None = None) -> torch.Tensor:
+        """Per-model training loss [E] of minibatches seq_ids [E, B] in this run's layout.
+
+        `counts` ([E, M, V], trie/dedup only) may be passed precomputed.
+        """
+        V, T, dev, dtype = self.V, self.T, self.device, self.dtype
+        if self.batching is not None:
+            layout = self.layout
+            if counts is None:
+                counts = torch.as_tensor(self.batching.counts(seq_ids), dtype=dtype, device=dev)
+        else:  # faithful: the sequences themselves, one row of B per model
+            layout = sequences_layout(seq_ids, V, T).to(dev)
+            counts = torch.as_tensor(per_sample_counts(seq_ids, V, T), dtype=dtype, device=dev)
+        return nll(self.model(layout), counts, seq_ids.shape[-1] * T)
+
     def steps(self, epoch: int, n: int) -> np.ndarray:
         """Take the first n steps of `epoch`; returns their per-model losses [n, E] (float64)."""
-        V, T, B, dev, dtype = self.V, self.T, self.B, self.device, self.dtype
-        order = minibatch_order(self.target, self.spec.seeds, B, epoch)[:n]  # [n, E, B]
-        if self.batching is not None:
-            counts = torch.as_tensor(self.batching.counts(order), dtype=dtype, device=dev)
+        order = minibatch_order(self.target, self.spec.seeds, self.B, epoch)[:n]  # [n, E, B]
+        counts = [None] * n
+        if self.batching is not None:  # all counts of the epoch at once
+            counts = torch.as_tensor(self.batching.counts(order), dtype=self.dtype,
+                                     device=self.device)
         k = self.spec.train.log_every
         losses = []
         for i in range(n):
-            if self.batching is not None:
-                layout, cnt = self.layout, counts[i]
-            else:  # faithful: the sequences themselves, one row of B per model
-                layout = sequences_layout(order[i], V, T).to(dev)
-                cnt = torch.as_tensor(per_sample_counts(order[i], V, T), dtype=dtype, device=dev)
-            loss = nll(self.model(layout), cnt, B * T)  # [E]
-            self.opt.zero_grad(set_to_none=True)
+            loss = self.batch_loss(order[i], counts[i])  # [E]
+            self.opt.zero_grad()
             loss.sum().backward()
             self.opt.step()
             losses.append(loss.detach())
             if k and self.done % k == 0:
                 self.probe_steps.append(self.done)
-                self.probe_dead.append(dead_counts(self.model, self.eval_layout, V, T))
+                self.probe_dead.append(dead_counts(self.model, self.eval_layout, self.V, self.T))
             self.done += 1
         return torch.stack(losses).cpu().numpy().astype(np.float64)
 

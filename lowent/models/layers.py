@@ -82,14 +82,27 @@ class StackedEmbedding(Stacked):
         return torch.gather(self.weight, 1, ids[:, :, None].expand(-1, -1, self.weight.shape[-1]))
 
 
-def dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
-    """Inverted dropout, each element kept with probability 1 - p (as ``F.dropout``).
+DROP_BITS = 16  # dropout masks compare 16-bit uniform integers with a threshold
 
-    Draws the mask as ``rand >= p``, which on CPU is faster than ``F.dropout``'s bernoulli.
+
+def dropout(x: torch.Tensor, p: float, training: bool,
+            generator: torch.Generator | None = None) -> torch.Tensor:
+    """Inverted dropout: each element is zeroed with probability round(p 2^16) / 2^16 (within
+    8e-6 of p) and the survivors are scaled by 1 / (1 - p).
+
+    The mask comes from 16-bit uniform integers, four per 64-bit draw, which on CPU is about
+    three times cheaper than the float draws of ``F.dropout``; `generator` makes it
+    reproducible.
     """
     if not training or p == 0.0:
         return x
-    return x * (torch.rand_like(x) >= p) * (1.0 / (1.0 - p))
+    n = x.numel()
+    words = torch.randint(-2**63, 2**63 - 1, ((n + 3) // 4,), dtype=torch.int64,
+                          device=x.device, generator=generator)
+    bits = words.view(torch.int16)[:n].view(x.shape)  # uniform on [-2^15, 2^15)
+    threshold = round(p * 2**DROP_BITS) - 2**15
+    keep = (bits >= threshold).to(x.dtype).mul_(1.0 / (1.0 - p))
+    return x * keep
 
 
 def init_stacked(module: nn.Module, seeds) -> None:

@@ -56,6 +56,7 @@ class RNN(nn.Module):
         self.cell = StackedCell(E, d, d, GATES[spec.kind])
         self.head = StackedLinear(E, d, vocab)
         self.dropout = spec.dropout
+        self.generator: torch.Generator | None = None  # set by the trainer
         init_stacked(self, seeds)
 
     def _step(self, xi, h, c):
@@ -92,5 +93,5 @@ class RNN(nn.Module):
             h, c = self._step(xi[:, lo:hi], h, c)
             outs.append(h)
         hidden = torch.cat(outs, dim=1)  # [E, M, d]
-        logits = self.head(dropout(hidden, self.dropout, self.training))
+        logits = self.head(dropout(hidden, self.dropout, self.training, self.generator))
         return (logits, {"rnn.hidden": hidden}) if trace else logits

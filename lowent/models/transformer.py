@@ -75,12 +75,13 @@ class FFN(nn.Module):
         self.fc1 = StackedLinear(E, d, hidden)
         self.fc2 = StackedLinear(E, hidden, d)
         self.dropout = dropout
+        self.generator: torch.Generator | None = None  # set by the trainer
 
     def forward(self, x, trace: Trace | None, name: str):
         post = torch.relu(self.fc1(x))  # [E, M, hidden]
         if trace is not None:
             trace[f"{name}.post"] = post
-        return self.fc2(dropout(post, self.dropout, self.training))
+        return self.fc2(dropout(post, self.dropout, self.training, self.generator))
 
 
 class Block(nn.Module):
