@@ -1,0 +1,122 @@
+"""The run cache: trains once, detects corrupt and foreign entries, serialises workers."""
+import json
+import multiprocessing as mp
+import os
+import warnings
+
+import numpy as np
+import pytest
+
+from lowent.cache import Cache, CacheWarning, entry_key
+from lowent.config import RunSpec, TrainSpec
+from lowent.engine import train
+from tests.helpers import model_spec, small_target
+
+SPEC = RunSpec(target=small_target(), model=model_spec(dict(variant="full"), d=4, layers=1),
+               train=TrainSpec(batch_size=256, epochs=1), seeds=(0, 1))
+
+
+class CountingTrain:
+    """A recording fake around the real train(): counts how often it is called."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, spec, device="cpu", progress=False):
+        self.calls += 1
+        return train(spec, device=device)
+
+
+def test_second_get_loads_instead_of_training(tmp_path):
+    cache, fake = Cache(tmp_path), CountingTrain()
+    a = cache.get(SPEC, train_fn=fake)
+    b = cache.get(SPEC, train_fn=fake)
+    assert fake.calls == 1
+    np.testing.assert_array_equal(a.table, b.table)
+    assert b.spec == SPEC
+
+
+@pytest.mark.parametrize("damage", ["truncate_weights", "flip_trace_byte", "delete_trace",
+                                    "garbage_manifest"])
+def test_corrupt_entry_is_detected_and_retrained_with_a_warning(tmp_path, damage):
+    cache, fake = Cache(tmp_path), CountingTrain()
+    good = cache.get(SPEC, train_fn=fake)
+    d = cache.path(SPEC)
+    if damage == "truncate_weights":
+        (d / "weights.safetensors").write_bytes((d / "weights.safetensors").read_bytes()[:100])
+    elif damage == "flip_trace_byte":
+        raw = bytearray((d / "trace.json").read_bytes())
+        raw[len(raw) // 2] ^= 1
+        (d / "trace.json").write_bytes(bytes(raw))
+    elif damage == "delete_trace":
+        os.remove(d / "trace.json")
+    else:
+        (d / "manifest.json").write_text("{not json")
+    with pytest.warns(CacheWarning, match="unusable"):
+        again = cache.get(SPEC, train_fn=fake)
+    assert fake.calls == 2
+    np.testing.assert_array_equal(again.table, good.table)  # training is deterministic
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cache.get(SPEC, train_fn=fake)  # repaired: loads silently
+    assert fake.calls == 2
+
+
+def test_foreign_entry_is_never_used(tmp_path):
+    """An entry of another spec copied under this spec's key is detected and retrained."""
+    cache, fake = Cache(tmp_path), CountingTrain()
+    other = SPEC.replace(seeds=(5,))
+    cache.get(other, train_fn=fake)
+    os.rename(cache.path(other), cache.path(SPEC))
+    with pytest.warns(CacheWarning, match="foreign"):
+        run = cache.get(SPEC, train_fn=fake)
+    assert run.spec == SPEC and fake.calls == 2
+    # Even with a manifest rewritten to claim this key, the stored spec gives it away.
+    d = cache.path(SPEC)
+    cache.get(other, train_fn=fake)
+    od = cache.path(other)
+    manifest = json.loads((od / "manifest.json").read_text())
+    manifest.update(key=d.name, spec_key=SPEC.key())
+    (od / "manifest.json").write_text(json.dumps(manifest))
+    import shutil
+
+    shutil.rmtree(d)
+    os.rename(od, d)
+    with pytest.warns(CacheWarning, match="foreign"):
+        assert cache.get(SPEC, train_fn=fake).spec == SPEC
+
+
+def test_key_depends_on_spec_and_device_tag():
+    assert entry_key(SPEC) == entry_key(SPEC)
+    assert entry_key(SPEC) != entry_key(SPEC.replace(seeds=(0, 2)))
+
+
+def _worker(root, marker_dir, spec_json, q):
+    from lowent.cache import Cache
+    from lowent.config import RunSpec
+    from lowent.engine import train
+
+    def counting(spec, device="cpu", progress=False):
+        open(os.path.join(marker_dir, f"trained-{os.getpid()}"), "w").close()
+        return train(spec, device=device)
+
+    run = Cache(root).get(RunSpec.from_dict(json.loads(spec_json)), train_fn=counting)
+    q.put(float(run.per_epoch["entropy"][0, -1]))
+
+
+def test_concurrent_workers_train_a_key_once(tmp_path):
+    """Four processes asking for the same run at once: one trains, three load."""
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    procs = [ctx.Process(target=_worker, args=(str(tmp_path / "cache"), str(markers),
+                                               json.dumps(SPEC.to_dict()), q)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    assert len(os.listdir(markers)) == 1
+    values = [q.get(timeout=5) for _ in procs]
+    assert len(set(values)) == 1

@@ -1,0 +1,63 @@
+"""The command line: train writes its three files; bad input is one line naming the value."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from lowent.engine import EPOCH_METRICS
+
+
+def lowent(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "lowent", *args], capture_output=True,
+                          text=True, cwd=cwd, timeout=300)
+
+
+def test_train_writes_spec_trace_and_weights(tmp_path):
+    out = tmp_path / "run"
+    r = lowent("train", "--model", "transformer", "--variant", "full", "--d-model", "8",
+               "--layers", "1", "--seeds", "0-1", "--epochs", "2", "--optimizer", "adam",
+               "--target", "base", "--layout", "trie", "--dropout", "0.1", "--device", "cpu",
+               "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    spec = json.loads((out / "spec.json").read_text())
+    assert spec["spec"]["model"]["d_model"] == 8 and spec["spec"]["seeds"] == [0, 1]
+    assert spec["torch"] and spec["device"] == "cpu"
+    trace = json.loads((out / "trace.json").read_text())
+    assert trace["seeds"] == [0, 1]
+    for name in EPOCH_METRICS:
+        assert len(trace["per_epoch"][name]) == 2 and len(trace["per_epoch"][name][0]) == 2, name
+    assert (out / "weights.safetensors").stat().st_size > 0
+    assert "final H" in r.stdout
+
+
+@pytest.mark.parametrize("args, bad", [
+    (["--model", "mamba"], "mamba"),
+    (["--d-model", "30"], "30"),
+    (["--seeds", "3-1"], "3-1"),
+    (["--optimizer", "lamb"], "lamb"),
+    (["--target", "mid"], "mid"),
+    (["--layout", "fast"], "fast"),
+    (["--device", "tpu"], "tpu"),
+    (["--d-model", "x"], "'x'"),
+    (["--variant", "moe"], "moe"),
+])
+def test_bad_input_exits_nonzero_with_one_line_naming_it(tmp_path, args, bad):
+    r = lowent("train", *args, "--epochs", "1", "--out", str(tmp_path / "x"))
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and bad in lines[0] and lines[0].startswith("lowent: error:")
+    assert not (tmp_path / "x").exists()
+
+
+def test_bench_reports_both_sides_and_their_ratio(monkeypatch, capsys):
+    """A tiny bench run: both sides timed, ratio and floor printed (no time bound asserted)."""
+    from lowent import bench
+
+    monkeypatch.setattr(bench, "CONFIGS", ((8, 1, 2),))
+    from lowent.cli import main
+
+    assert main(["bench", "--steps", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "baseline" in out and "engine" in out and "ratio baseline/engine" in out
+    assert "GFLOP/s" in out and "the floor" in out

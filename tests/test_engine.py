@@ -1,0 +1,115 @@
+"""Training: stacked seeds equal separate runs, the flat optimizer equals a plain one, traces."""
+import numpy as np
+import pytest
+import torch
+
+from lowent.config import RunSpec, TrainSpec
+from lowent.engine import EPOCH_METRICS, Run, Trainer, minibatch_order, resolve_device, train
+from lowent.optim import OPTIMIZERS, make_optimizer
+from tests.helpers import MODEL_KINDS, model_spec, small_target
+
+FAST_KINDS = [("full", dict(variant="full")), ("routed", dict(variant="routed")),
+              ("gru", dict(kind="gru", layers=1)), ("lstm", dict(kind="lstm", layers=1))]
+
+
+def _spec(kw, seeds, optimizer="adam", dropout=0.0, **train):
+    return RunSpec(target=small_target(), model=model_spec(kw, d=8, layers=2, dropout=dropout),
+                   train=TrainSpec(dtype="float64", batch_size=64, optimizer=optimizer, **train),
+                   seeds=seeds)
+
+
+@pytest.mark.parametrize("kw", [kw for _, kw in FAST_KINDS], ids=[i for i, _ in FAST_KINDS])
+@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
+def test_stacked_run_equals_separate_single_seed_runs(kw, optimizer):
+    """An E-seed stacked run equals E separate single-seed runs for 20 steps (float64,
+    dropout 0): same weights and the same per-step losses."""
+    seeds = (4, 0, 7)
+    stacked = Trainer(_spec(kw, seeds, optimizer))
+    stacked_loss = stacked.steps(0, 20)  # [20, E]
+    for e, s in enumerate(seeds):
+        single = Trainer(_spec(kw, (s,), optimizer))
+        single_loss = single.steps(0, 20)
+        np.testing.assert_allclose(stacked_loss[:, e], single_loss[:, 0], rtol=0, atol=1e-12)
+        for (name, a), (_, b) in zip(stacked.model.state_dict().items(),
+                                     single.model.state_dict().items()):
+            torch.testing.assert_close(a[e:e + 1], b, rtol=0, atol=1e-10, msg=name)
+
+
+@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
+def test_flat_optimizer_equals_a_plain_per_tensor_optimizer(optimizer):
+    """The engine's flat-buffer optimizer takes the same steps as torch's per-tensor loop."""
+    spec = _spec(dict(variant="full"), (1, 2), optimizer)
+    tr = Trainer(spec)
+    plain = Trainer(spec)
+    params = [p.detach().clone().requires_grad_() for p in plain.model.parameters()]
+    for p, q in zip(plain.model.parameters(), params):  # rebind the model to plain tensors
+        p.data = q.data
+    cls, kw = OPTIMIZERS[optimizer]
+    opt = cls(list(plain.model.parameters()), foreach=False, **kw)
+    order = minibatch_order(tr.target, spec.seeds, spec.train.batch_size, 0)
+    tr.steps(0, 10)
+    for i in range(10):
+        for p in plain.model.parameters():
+            p.grad = None
+        plain.batch_loss(order[i]).sum().backward()
+        opt.step()
+    for (name, a), b in zip(tr.model.named_parameters(), plain.model.parameters()):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-10, msg=name)
+
+
+def test_make_optimizer_rejects_unknown_names():
+    with pytest.raises(ValueError, match="'lamb'"):
+        make_optimizer("lamb", [torch.nn.Parameter(torch.zeros(1))])
+
+
+def test_training_is_deterministic_with_dropout():
+    spec = _spec(dict(variant="full"), (0, 1), dropout=0.1)
+    a, b = Trainer(spec).steps(0, 15), Trainer(spec).steps(0, 15)
+    np.testing.assert_array_equal(a, b)
+    c = Trainer(_spec(dict(variant="full"), (0, 1), dropout=0.0)).steps(0, 15)
+    assert not np.allclose(a, c)  # dropout is really applied
+
+
+def test_run_trace_has_every_metric_and_survives_save_and_load(tmp_path):
+    spec = _spec(dict(variant="full"), (0, 3), log_every=4)
+    spec = spec.replace(train=TrainSpec(**{**spec.train.__dict__, "dtype": "float32"}))
+    run = train(spec, steps=100)  # 64 steps per epoch: 2 epochs, the second partial
+    for name in EPOCH_METRICS:
+        assert run.per_epoch[name].shape == (2, 2), name
+        assert np.all(np.isfinite(run.per_epoch[name])), name
+    assert run.per_step["loss"].shape == (2, 100)
+    np.testing.assert_array_equal(run.per_step["step"], np.arange(0, 100, 4))
+    assert run.per_step["dead_count"].shape == (2, 25)
+    H = run.per_epoch["entropy"]
+    np.testing.assert_allclose(run.per_epoch["entropy_sparse"] + run.per_epoch["entropy_nonsparse"],
+                               H, rtol=1e-12)
+    run.save(tmp_path)
+    back = Run.load(tmp_path)
+    assert back.spec == spec
+    for name in EPOCH_METRICS:
+        np.testing.assert_array_equal(back.per_epoch[name], run.per_epoch[name])
+    np.testing.assert_array_equal(back.table, run.table)
+    from lowent.engine import evaluate
+
+    np.testing.assert_allclose(evaluate(back.model(), 5, 5, trace=False), run.table, atol=1e-12)
+
+
+def test_models_without_ffn_record_nan_neuron_metrics():
+    run = train(_spec(dict(kind="gru", layers=1), (0,)), steps=5)
+    assert np.isnan(run.per_epoch["dead_fraction"]).all()
+    assert np.isfinite(run.per_epoch["entropy"]).all()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present")
+def test_cuda_without_a_gpu_is_a_clear_error():
+    with pytest.raises(RuntimeError, match="no CUDA GPU"):
+        resolve_device("cuda")
+    with pytest.raises(ValueError, match="'tpu'"):
+        resolve_device("tpu")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_training_matches_cpu_in_float64():
+    spec = _spec(dict(variant="full"), (0, 1))
+    cpu, gpu = Trainer(spec, "cpu").steps(0, 5), Trainer(spec, "cuda").steps(0, 5)
+    np.testing.assert_allclose(cpu, gpu, rtol=0, atol=1e-9)
