@@ -65,7 +65,8 @@ class TargetSpec:
         if self.vocab < 2 or self.length < 1:
             raise SpecError(f"vocab must be >= 2 and length >= 1, got {self.vocab}, {self.length}")
         if not 1 <= len(self.probs) <= self.vocab or abs(sum(self.probs) - 1) > 1e-9:
-            raise SpecError(f"target probs {self.probs} must sum to 1 over at most {self.vocab} characters")
+            raise SpecError(
+                f"target probs {self.probs} must sum to 1 over at most {self.vocab} characters")
         if self.n_samples < 1:
             raise SpecError(f"n_samples must be positive, got {self.n_samples}")
 

@@ -6,7 +6,7 @@ import torch
 from lowent.config import RunSpec, TrainSpec
 from lowent.engine import EPOCH_METRICS, Run, Trainer, minibatch_order, resolve_device, train
 from lowent.optim import OPTIMIZERS, make_optimizer
-from tests.helpers import MODEL_KINDS, model_spec, small_target
+from tests.helpers import model_spec, small_target
 
 FAST_KINDS = [("full", dict(variant="full")), ("routed", dict(variant="routed")),
               ("gru", dict(kind="gru", layers=1)), ("lstm", dict(kind="lstm", layers=1))]

@@ -4,11 +4,11 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from lowent.config import ModelSpec, RunSpec, TargetSpec, TrainSpec
+from lowent.config import RunSpec, TargetSpec, TrainSpec
 from lowent.contexts import support_contexts, training_batching
 from lowent.engine import Trainer, minibatch_order
 from lowent.target import build_target
-from tests.helpers import MODEL_KINDS, model_spec, small_target
+from tests.helpers import MODEL_KINDS, model_spec
 
 
 def loss_and_grads(spec: RunSpec, seq_ids: np.ndarray):

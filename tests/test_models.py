@@ -7,7 +7,7 @@ from lowent.config import ModelSpec, SpecError
 from lowent.contexts import all_contexts, sequences_layout
 from lowent.models import build_model, matched_layers, param_count
 from lowent.reference import build_reference, inputs_and_targets, load_from_stacked
-from lowent.target import sequences, sequence_contexts
+from lowent.target import sequence_contexts
 from tests.helpers import MODEL_KINDS, model_spec
 
 V, T = 5, 5
