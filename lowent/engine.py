@@ -116,10 +116,10 @@ class Run:
         return build_target(self.spec.target)
 
     def model(self, device="cpu") -> torch.nn.Module:
-        """The E trained models, rebuilt from the stored weights (float32, eval mode)."""
+        """The E trained models, rebuilt from the stored weights (training dtype, eval mode)."""
         m = build_model(self.spec.model, self.spec.seeds, self.spec.target.vocab,
                         self.spec.target.length)
-        m.load_state_dict(self.state)
+        m.to(getattr(torch, self.spec.train.dtype)).load_state_dict(self.state)
         return m.to(device).eval()
 
     def save(self, out: str | Path) -> None:
@@ -156,9 +156,11 @@ class Run:
                    table=table, meta=meta)
 
 
-def _jsonable(a: np.ndarray):
+def _jsonable(a: np.ndarray) -> list:
     a = np.asarray(a, dtype=np.float64)
-    return np.where(np.isfinite(a), a, None).tolist() if not np.all(np.isfinite(a)) else a.tolist()
+    if np.all(np.isfinite(a)):
+        return a.tolist()
+    return np.where(np.isfinite(a), a, None).tolist()  # JSON has no NaN: write null
 
 
 def _from_json(v) -> np.ndarray:
@@ -280,7 +282,8 @@ def train(spec: RunSpec, device="cpu", progress: bool = False, steps: int | None
         per_step = {"loss": np.concatenate(step_loss).T,
                     "step": np.asarray(tr.probe_steps, dtype=np.float64),
                     "dead_count": np.stack(tr.probe_dead, axis=1)}
-    state = {name: p.detach().float().cpu() for name, p in tr.model.state_dict().items()}
+    # Copies in the training dtype: the live parameters are views of the optimizer's buffer.
+    state = {name: p.detach().to("cpu", copy=True) for name, p in tr.model.state_dict().items()}
     meta = {**environment(tr.device), "wall_s": round(time.perf_counter() - t0, 3), "steps": total}
     return Run(spec=spec, per_epoch=per_epoch, per_step=per_step, state=state, table=table,
                meta=meta)
