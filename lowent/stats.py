@@ -1,0 +1,230 @@
+"""The statistical vocabulary of claims: each procedure returns a :class:`Verdict`.
+
+Observations are per-seed numbers (one per trained model). The procedures:
+
+* :func:`one_sample` -- one-sided one-sample t-test of the seed mean against a value
+  (e.g. "H ends below H(p_tgt)").
+* :func:`two_sample` -- one-sided Welch t-test between two groups of seeds.
+* :func:`trend` -- Page's L test for a monotone trend across ordered sizes, seeds as blocks.
+* :func:`equivalence` -- TOST: the seed mean lies within +-margin of a value.
+* :func:`pearson` -- one-sided test of a positive (or negative) linear correlation.
+* :func:`holm` -- Holm's step-down correction over a claim's family of verdicts.
+* :func:`bootstrap_ci` -- percentile bootstrap CI with a fixed seed.
+
+Every procedure is checked in ``tests/test_stats.py`` on simulated null data: its rejection
+rate over thousands of simulated experiments is at most its alpha plus Monte Carlo error.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+from scipy import stats as sps
+
+ALPHA = 0.05  # default level of every claim's test, fixed before any run was looked at
+BOOTSTRAP_SEED = 0
+BOOTSTRAP_RESAMPLES = 9_999
+
+
+@dataclass(frozen=True, kw_only=True)
+class Verdict:
+    """The outcome of one statistical test of (part of) a claim."""
+
+    test: str  # the procedure, e.g. "one-sided one-sample t-test"
+    statistic: float  # its test statistic
+    p_value: float  # its p-value (for TOST: the larger of the two one-sided p-values)
+    alpha: float  # level the p-value is compared with (after Holm: the adjusted one)
+    passed: bool  # the claim's direction is supported at `alpha`
+    n: int  # observations used (seeds, or seeds x sizes)
+    effect: float  # effect in the claim's units, e.g. mean H - H(p_tgt) in nats
+    effect_name: str  # what `effect` is
+    ci: tuple[float, float]  # (1 - 2 alpha) or bootstrap CI of `effect`
+    claim: str = ""  # claim id, e.g. "L1"
+    statement: str = ""  # the sentence this verdict tests
+    paper: str = ""  # the paper's figure, where its text gives one
+    ours: str = ""  # our figure, in the same terms
+    data: dict = field(default_factory=dict)  # the per-seed numbers behind it
+
+    def replace(self, **kw) -> "Verdict":
+        return dataclasses.replace(self, **kw)
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["data"] = {k: np.asarray(v).tolist() for k, v in self.data.items()}
+        return d
+
+    def __str__(self) -> str:
+        lo, hi = self.ci
+        return (f"{self.claim + ': ' if self.claim else ''}{'holds' if self.passed else 'fails'}"
+                f" ({self.test}; statistic {self.statistic:.3g}, p = {self.p_value:.3g} vs "
+                f"alpha {self.alpha:.3g}; {self.effect_name} {self.effect:.4g} "
+                f"[{lo:.4g}, {hi:.4g}]; n = {self.n})")
+
+
+def _clean(x) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64).ravel()
+    if x.size < 2 or not np.all(np.isfinite(x)):
+        raise ValueError(f"need at least 2 finite observations, got {x!r}")
+    return x
+
+
+def _t_interval(mean: float, se: float, df: float, alpha: float) -> tuple[float, float]:
+    """(1 - 2 alpha) t-interval: the interval a one-sided level-alpha test corresponds to."""
+    if se == 0:
+        return (mean, mean)
+    q = sps.t.ppf(1 - alpha, df)
+    return (mean - q * se, mean + q * se)
+
+
+def one_sample(x, value: float, alternative: str, alpha: float = ALPHA) -> Verdict:
+    """One-sided one-sample t-test of mean(x) against `value`.
+
+    Args:
+        x: per-seed observations.
+        value: the reference, e.g. H(p_tgt).
+        alternative: "less" (claim: mean < value) or "greater".
+    Returns:
+        Verdict with effect = mean(x) - value and its (1 - 2 alpha) t-interval.
+    """
+    x = _clean(x)
+    mean, se = x.mean() - value, x.std(ddof=1) / math.sqrt(x.size)
+    if se > 0:
+        res = sps.ttest_1samp(x, value, alternative=alternative)
+        stat, p = float(res.statistic), float(res.pvalue)
+    else:  # no spread: the answer is exact
+        holds = mean < 0 if alternative == "less" else mean > 0
+        stat, p = math.copysign(math.inf, mean) if mean else 0.0, 0.0 if holds else 1.0
+    return Verdict(test=f"one-sided one-sample t-test ({alternative} than {value:.6g})",
+                   statistic=stat, p_value=p, alpha=alpha, passed=p < alpha,
+                   n=x.size, effect=float(mean), effect_name="mean - reference",
+                   ci=_t_interval(mean, se, x.size - 1, alpha), data={"x": x})
+
+
+def two_sample(x, y, alternative: str, alpha: float = ALPHA) -> Verdict:
+    """One-sided Welch t-test: claim mean(x) < mean(y) ("less") or > ("greater").
+
+    Effect = mean(x) - mean(y) with its (1 - 2 alpha) Welch interval.
+    """
+    x, y = _clean(x), _clean(y)
+    res = sps.ttest_ind(x, y, equal_var=False, alternative=alternative)
+    vx, vy = x.var(ddof=1) / x.size, y.var(ddof=1) / y.size
+    se = math.sqrt(vx + vy)
+    df = (vx + vy) ** 2 / (vx**2 / (x.size - 1) + vy**2 / (y.size - 1)) if se > 0 else 1.0
+    diff = x.mean() - y.mean()
+    p = float(res.pvalue) if np.isfinite(res.pvalue) else float(
+        (diff <= 0) if alternative == "greater" else (diff >= 0))
+    return Verdict(test=f"one-sided Welch t-test (x {alternative} than y)",
+                   statistic=float(res.statistic), p_value=p, alpha=alpha, passed=p < alpha,
+                   n=x.size + y.size, effect=float(diff), effect_name="mean(x) - mean(y)",
+                   ci=_t_interval(diff, se, df, alpha), data={"x": x, "y": y})
+
+
+def trend(groups: Sequence, direction: str, alpha: float = ALPHA) -> Verdict:
+    """Page's L test for a monotone trend across ordered groups (e.g. model sizes).
+
+    Args:
+        groups: per-seed observations of each group, in increasing size; seed i of every
+            group forms block i (groups are truncated to the smallest).
+        direction: "increasing" or "decreasing" with size.
+    Returns:
+        Verdict with effect = Spearman rho between size rank and value (pooled) and its
+        (1 - 2 alpha) Fisher-z interval.
+    """
+    if direction not in ("increasing", "decreasing"):
+        raise ValueError(f"direction must be increasing or decreasing, got {direction!r}")
+    m = min(len(g) for g in groups)
+    data = np.stack([_clean(g)[:m] for g in groups], axis=1)  # [blocks, groups]
+    if data.shape[1] < 3:
+        raise ValueError("Page's test needs at least 3 ordered groups")
+    ordered = data if direction == "increasing" else data[:, ::-1]
+    res = sps.page_trend_test(ordered, method="exact" if data.shape[0] * data.shape[1] <= 60
+                              else "asymptotic")
+    rank = np.broadcast_to(np.arange(data.shape[1]), data.shape)
+    r = float(sps.spearmanr(rank.ravel(), data.ravel()).statistic)
+    r = 0.0 if not np.isfinite(r) else r
+    # Fisher-z interval for Spearman's rho with Fieller's standard error 1.06 / sqrt(n - 3).
+    z, se = math.atanh(max(min(r, 1 - 1e-15), -1 + 1e-15)), 1.06 / math.sqrt(data.size - 3)
+    q = sps.norm.ppf(1 - alpha)
+    ci = (math.tanh(z - q * se), math.tanh(z + q * se))
+    p = float(res.pvalue)
+    return Verdict(test=f"Page's L trend test ({direction})", statistic=float(res.statistic),
+                   p_value=p, alpha=alpha, passed=p < alpha, n=int(data.size), effect=r,
+                   effect_name="Spearman rho (size rank, value)", ci=ci,
+                   data={f"group{i}": data[:, i] for i in range(data.shape[1])})
+
+
+def equivalence(x, value: float, margin: float, alpha: float = ALPHA) -> Verdict:
+    """TOST: claim |mean(x) - value| < margin. Two one-sided t-tests at level alpha each.
+
+    p_value is the larger of the two; the claim holds when it is below alpha, i.e. when the
+    (1 - 2 alpha) t-interval of mean - value lies inside (-margin, margin).
+    """
+    if margin <= 0:
+        raise ValueError(f"margin must be positive, got {margin}")
+    x = _clean(x)
+    lower = sps.ttest_1samp(x, value - margin, alternative="greater")
+    upper = sps.ttest_1samp(x, value + margin, alternative="less")
+    mean, se = x.mean() - value, x.std(ddof=1) / math.sqrt(x.size)
+    if se == 0:
+        p = 0.0 if abs(mean) < margin else 1.0
+    else:
+        p = float(max(lower.pvalue, upper.pvalue))
+    stat = float(min(lower.statistic, -upper.statistic)) if se > 0 else float("inf")
+    return Verdict(test=f"TOST equivalence (within +-{margin:.4g} of {value:.6g})",
+                   statistic=stat, p_value=p, alpha=alpha, passed=p < alpha, n=x.size,
+                   effect=float(mean), effect_name="mean - reference",
+                   ci=_t_interval(mean, se, x.size - 1, alpha), data={"x": x})
+
+
+def pearson(x, y, alternative: str = "greater", alpha: float = ALPHA) -> Verdict:
+    """One-sided test of a linear correlation (Pearson r > 0 for "greater")."""
+    x, y = _clean(x), _clean(y)
+    res = sps.pearsonr(x, y, alternative=alternative)
+    r = float(res.statistic)
+    z, se = math.atanh(max(min(r, 1 - 1e-15), -1 + 1e-15)), 1 / math.sqrt(max(x.size - 3, 1))
+    q = sps.norm.ppf(1 - alpha)
+    return Verdict(test=f"one-sided Pearson correlation ({alternative})", statistic=r,
+                   p_value=float(res.pvalue), alpha=alpha, passed=float(res.pvalue) < alpha,
+                   n=x.size, effect=r, effect_name="Pearson r",
+                   ci=(math.tanh(z - q * se), math.tanh(z + q * se)), data={"x": x, "y": y})
+
+
+def holm(verdicts: Sequence[Verdict], alpha: float = ALPHA) -> list[Verdict]:
+    """Holm's step-down correction over a family: returns the verdicts with Holm-adjusted
+    p-values (``p_value``) and ``passed`` recomputed against `alpha` (family-wise error)."""
+    p = np.array([v.p_value for v in verdicts], dtype=np.float64)
+    order = np.argsort(p)
+    k = len(p)
+    adj = np.empty(k)
+    running = 0.0
+    for i, j in enumerate(order):
+        running = max(running, min(1.0, (k - i) * p[j]))
+        adj[j] = running
+    return [v.replace(p_value=float(a), alpha=alpha, passed=bool(a < alpha),
+                      test=f"{v.test}, Holm-adjusted over {k}") for v, a in zip(verdicts, adj)]
+
+
+def bootstrap_ci(x, statistic: Callable = np.mean, level: float = 0.95,
+                 n_resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED):
+    """Percentile bootstrap CI of statistic(x), reproducible through a fixed seed."""
+    x = _clean(x)
+    res = sps.bootstrap((x,), statistic, confidence_level=level, n_resamples=n_resamples,
+                        method="percentile", random_state=np.random.default_rng(seed),
+                        vectorized=False)
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+def rejection_rate(experiment: Callable[[np.random.Generator], Verdict], n_sim: int,
+                   seed: int = 0) -> float:
+    """Fraction of `n_sim` simulated experiments whose verdict passed: the false-positive
+    rate on null data, the power on data with an effect."""
+    rng = np.random.default_rng(seed)
+    return float(np.mean([experiment(rng).passed for _ in range(n_sim)]))
+
+
+def all_hold(verdicts: Sequence[Verdict]) -> bool:
+    """A claim that is a conjunction holds when every verdict of its family passed."""
+    return all(v.passed for v in verdicts)

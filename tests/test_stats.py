@@ -1,0 +1,120 @@
+"""Statistical procedures: false-positive rate on simulated null data at most alpha (plus
+Monte Carlo error), power on simulated effects, and the Verdict record."""
+import math
+
+import numpy as np
+import pytest
+
+from lowent import stats
+from lowent.stats import ALPHA, rejection_rate
+
+N_SIM = 2000  # simulated experiments per procedure
+SEEDS = 10  # observations per group, as in the paper profile
+MC_BOUND = ALPHA + 3 * math.sqrt(ALPHA * (1 - ALPHA) / N_SIM)  # alpha + 3 Monte Carlo SE
+
+NULLS = {  # zero-mean noise with unit scale
+    "normal": lambda rng, n: rng.normal(size=n),
+    "heavy_tailed_t5": lambda rng, n: rng.standard_t(5, size=n),
+}
+
+
+@pytest.mark.parametrize("noise", list(NULLS))
+@pytest.mark.parametrize("alternative", ["less", "greater"])
+def test_one_sample_false_positive_rate(noise, alternative):
+    f = NULLS[noise]
+    rate = rejection_rate(lambda rng: stats.one_sample(3.61 + f(rng, SEEDS), 3.61, alternative),
+                          N_SIM, seed=1)
+    assert rate <= MC_BOUND
+
+
+@pytest.mark.parametrize("noise", list(NULLS))
+def test_two_sample_false_positive_rate_with_unequal_variances(noise):
+    f = NULLS[noise]
+    rate = rejection_rate(lambda rng: stats.two_sample(f(rng, SEEDS), 3 * f(rng, SEEDS), "less"),
+                          N_SIM, seed=2)
+    assert rate <= MC_BOUND
+
+
+@pytest.mark.parametrize("noise", list(NULLS))
+def test_trend_false_positive_rate(noise):
+    f = NULLS[noise]
+    rate = rejection_rate(
+        lambda rng: stats.trend([f(rng, SEEDS) for _ in range(4)], "decreasing"), N_SIM, seed=3)
+    assert rate <= MC_BOUND
+
+
+@pytest.mark.parametrize("noise", list(NULLS))
+@pytest.mark.parametrize("edge", [-1, 1])
+def test_equivalence_false_positive_rate_at_the_margin(noise, edge):
+    """The hardest null for TOST: the true mean sits exactly on a margin."""
+    f = NULLS[noise]
+    rate = rejection_rate(
+        lambda rng: stats.equivalence(3.61 + edge * 0.05 + 0.05 * f(rng, SEEDS), 3.61, 0.05),
+        N_SIM, seed=4)
+    assert rate <= MC_BOUND
+
+
+def test_pearson_false_positive_rate():
+    rate = rejection_rate(lambda rng: stats.pearson(rng.normal(size=12), rng.normal(size=12)),
+                          N_SIM, seed=5)
+    assert rate <= MC_BOUND
+
+
+def test_holm_keeps_the_family_wise_error_rate():
+    def family(rng):
+        vs = stats.holm([stats.one_sample(rng.normal(size=SEEDS), 0.0, "less") for _ in range(4)])
+        return vs[0].replace(passed=any(v.passed for v in vs))
+
+    assert rejection_rate(family, N_SIM, seed=6) <= MC_BOUND
+
+
+def test_holm_adjusts_step_down():
+    vs = [stats.one_sample(np.array([0.1, 0.2, 0.15, 0.12]) - s, 0.0, "less") for s in (0, 1, 2)]
+    adj = stats.holm(vs)
+    p = sorted(v.p_value for v in vs)
+    expected = sorted([min(1, 3 * p[0]), min(1, max(3 * p[0], 2 * p[1])),
+                       min(1, max(3 * p[0], 2 * p[1], p[2]))])
+    np.testing.assert_allclose(sorted(v.p_value for v in adj), expected)
+
+
+# Power on simulated effects (Cohen's d = effect / seed SD). A procedure that never rejects
+# fails these; the figures guide the seed count of each claim.
+@pytest.mark.parametrize("d, n, at_least", [(1.0, 10, 0.75), (1.5, 10, 0.95), (1.0, 5, 0.3)])
+def test_one_sample_power(d, n, at_least):
+    power = rejection_rate(lambda rng: stats.one_sample(rng.normal(-d, 1, n), 0.0, "less"),
+                           1000, seed=7)
+    assert power >= at_least
+
+
+def test_trend_power_for_a_steady_decrease():
+    power = rejection_rate(lambda rng: stats.trend(
+        [rng.normal(-0.5 * i, 1, SEEDS) for i in range(4)], "decreasing"), 1000, seed=8)
+    assert power >= 0.9
+
+
+def test_equivalence_power_when_truly_equal():
+    power = rejection_rate(lambda rng: stats.equivalence(rng.normal(0, 0.02, SEEDS), 0.0, 0.05),
+                           1000, seed=9)
+    assert power >= 0.95
+
+
+def test_verdict_record_and_degenerate_inputs():
+    v = stats.one_sample([3.5, 3.52, 3.49, 3.51], 3.61, "less")
+    assert v.passed and v.n == 4 and v.effect == pytest.approx(-0.105)
+    assert v.ci[0] < v.effect < v.ci[1] < 0
+    d = v.replace(claim="L1", paper="below H(p_tgt)").to_dict()
+    assert d["claim"] == "L1" and d["data"]["x"] == [3.5, 3.52, 3.49, 3.51]
+    assert "holds" in str(v)
+    # zero variance: the answer is exact rather than nan
+    assert stats.one_sample([1.0, 1.0, 1.0], 2.0, "less").passed
+    assert not stats.one_sample([3.0, 3.0, 3.0], 2.0, "less").passed
+    with pytest.raises(ValueError, match="finite"):
+        stats.one_sample([1.0, float("nan")], 0.0, "less")
+    with pytest.raises(ValueError, match="3 ordered groups"):
+        stats.trend([[1, 2], [3, 4]], "increasing")
+
+
+def test_bootstrap_ci_is_reproducible_and_covers_the_mean():
+    x = np.random.default_rng(0).normal(1.0, 0.1, 20)
+    a, b = stats.bootstrap_ci(x), stats.bootstrap_ci(x)
+    assert a == b and a[0] < x.mean() < a[1]
