@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 import torch
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 import lowent
 from lowent.config import RunSpec
@@ -130,14 +130,20 @@ class Cache:
         return final
 
     def get(self, spec: RunSpec, device="cpu", progress: bool = False,
-            train_fn: Callable[..., Run] = train) -> Run:
+            train_fn: Callable[..., Run] = train, blocking: bool = True) -> Run | None:
         """The run of `spec`: loaded if a valid entry exists, else trained once and stored.
 
-        Holds the key's file lock throughout, so concurrent callers train it only once.
+        Holds the key's file lock throughout, so concurrent callers train it only once. With
+        blocking=False, returns None at once when another process holds the lock.
         """
         key = entry_key(spec, device)
         self.root.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(self.root / f"{key}.lock")):
+        lock = FileLock(str(self.root / f"{key}.lock"))
+        try:
+            lock.acquire(timeout=-1 if blocking else 0)
+        except Timeout:
+            return None
+        try:
             try:
                 run = self.load(spec, device)
                 if run is not None:
@@ -148,3 +154,5 @@ class Cache:
             run = train_fn(spec, device=device, progress=progress)
             self.store(run, device)
             return run
+        finally:
+            lock.release()

@@ -17,6 +17,7 @@ rate over thousands of simulated experiments is at most its alpha plus Monte Car
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -47,14 +48,16 @@ class Verdict:
     paper: str = ""  # the paper's figure, where its text gives one
     ours: str = ""  # our figure, in the same terms
     data: dict = field(default_factory=dict)  # the per-seed numbers behind it
+    parts: tuple["Verdict", ...] = ()  # the family behind a claim's verdict
 
     def replace(self, **kw) -> "Verdict":
         return dataclasses.replace(self, **kw)
 
     def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
-        d["data"] = {k: np.asarray(v).tolist() for k, v in self.data.items()}
-        return d
+        """Plain JSON types only (xdist ships it between processes; the report stores it)."""
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        d["parts"] = [v.to_dict() for v in self.parts]
+        return json.loads(json.dumps(d, default=_plain))
 
     def __str__(self) -> str:
         lo, hi = self.ci
@@ -62,6 +65,12 @@ class Verdict:
                 f" ({self.test}; statistic {self.statistic:.3g}, p = {self.p_value:.3g} vs "
                 f"alpha {self.alpha:.3g}; {self.effect_name} {self.effect:.4g} "
                 f"[{lo:.4g}, {hi:.4g}]; n = {self.n})")
+
+
+def _plain(obj):
+    if isinstance(obj, (np.generic, np.ndarray)):
+        return obj.tolist()
+    raise TypeError(f"cannot store {type(obj).__name__} in a verdict")
 
 
 def _clean(x) -> np.ndarray:
@@ -225,6 +234,13 @@ def rejection_rate(experiment: Callable[[np.random.Generator], Verdict], n_sim: 
     return float(np.mean([experiment(rng).passed for _ in range(n_sim)]))
 
 
-def all_hold(verdicts: Sequence[Verdict]) -> bool:
-    """A claim that is a conjunction holds when every verdict of its family passed."""
-    return all(v.passed for v in verdicts)
+def conjunction(family: Sequence[Verdict], *, claim: str, statement: str, paper: str = "",
+                ours: str = "", alpha: float = ALPHA) -> Verdict:
+    """One claim made of several tests: Holm-correct the family; the claim holds when every
+    test passes. The claim's p-value, statistic and effect are those of its weakest test."""
+    adjusted = holm(family, alpha)
+    weakest = max(adjusted, key=lambda v: v.p_value)
+    return weakest.replace(claim=claim, statement=statement, paper=paper, ours=ours,
+                           passed=all(v.passed for v in adjusted),
+                           test=f"all of {len(adjusted)} tests (Holm); weakest: {weakest.test}",
+                           data={}, parts=tuple(adjusted))

@@ -120,3 +120,18 @@ def test_concurrent_workers_train_a_key_once(tmp_path):
     assert len(os.listdir(markers)) == 1
     values = [q.get(timeout=5) for _ in procs]
     assert len(set(values)) == 1
+
+
+def test_non_blocking_get_skips_a_run_locked_elsewhere(tmp_path):
+    from filelock import FileLock
+
+    cache, fake = Cache(tmp_path), CountingTrain()
+    tmp_path.mkdir(exist_ok=True)
+    held = FileLock(str(tmp_path / f"{entry_key(SPEC)}.lock"))
+    held.acquire()
+    try:
+        assert cache.get(SPEC, train_fn=fake, blocking=False) is None
+        assert fake.calls == 0
+    finally:
+        held.release()
+    assert cache.get(SPEC, train_fn=fake, blocking=False) is not None and fake.calls == 1

@@ -118,3 +118,32 @@ def test_bootstrap_ci_is_reproducible_and_covers_the_mean():
     x = np.random.default_rng(0).normal(1.0, 0.1, 20)
     a, b = stats.bootstrap_ci(x), stats.bootstrap_ci(x)
     assert a == b and a[0] < x.mean() < a[1]
+
+
+def test_conjunction_holds_only_when_every_holm_adjusted_test_passes():
+    strong = stats.one_sample([3.40, 3.42, 3.41, 3.43, 3.39], 3.61, "less")
+    weak = stats.one_sample([3.60, 3.615, 3.605, 3.62, 3.598], 3.61, "less")
+    both = stats.conjunction([strong, strong], claim="X", statement="s")
+    assert both.passed and len(both.parts) == 2 and both.claim == "X"
+    mixed = stats.conjunction([strong, weak], claim="X", statement="s", paper="p", ours="o")
+    assert not mixed.passed
+    assert mixed.p_value == max(v.p_value for v in mixed.parts)
+    d = mixed.to_dict()
+    assert d["paper"] == "p" and len(d["parts"]) == 2 and d["parts"][0]["data"]["x"]
+    import json
+
+    json.dumps(d)  # the report stores it as JSON
+
+
+def test_verdict_dict_has_only_plain_python_types():
+    v = stats.trend([np.arange(3.0) + i for i in range(3)], "increasing")
+    d = v.to_dict()
+
+    def plain(x):
+        if isinstance(x, dict):
+            return all(isinstance(k, str) and plain(y) for k, y in x.items())
+        if isinstance(x, list):
+            return all(plain(y) for y in x)
+        return x is None or type(x) in (str, int, float, bool)
+
+    assert plain(d)

@@ -1,0 +1,50 @@
+"""Named profiles: how much training the claims get.
+
+``paper`` is SPEC's full setting (10 seeds, 100 epochs, dropout 0.1, last-15-epoch means).
+``quick`` is the default and what CI runs; it may only differ from ``paper`` in ways
+calibrated to give the same verdicts (see claims/CALIBRATION.md).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from lowent.config import ModelSpec, RunSpec, SpecError, TargetSpec, TrainSpec
+
+SIZES = (8, 16, 32, 64)  # d of the size sweeps (SPEC 3)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Profile:
+    """How every claim's runs are trained and summarised."""
+
+    name: str
+    seeds: tuple[int, ...]  # seeds per configuration
+    epochs: int  # training epochs per run
+    window: int  # epochs averaged at the end of a run (paper: the last 15)
+    sizes: tuple[int, ...] = SIZES  # d of size sweeps
+
+    def run(self, model: ModelSpec, target: str = "base", seeds: tuple[int, ...] | None = None,
+            **train) -> RunSpec:
+        """The RunSpec of `model` under this profile."""
+        return RunSpec(target=TargetSpec.named(target), model=model,
+                       train=TrainSpec(epochs=self.epochs, **train),
+                       seeds=self.seeds if seeds is None else seeds)
+
+    def replace(self, **kw) -> "Profile":
+        return replace(self, **kw)
+
+
+PROFILES: dict[str, Profile] = {
+    "paper": Profile(name="paper", seeds=tuple(range(10)), epochs=100, window=15),
+    # Identical to paper for the claims built so far: their runs fit CI as they are
+    # (claims/CALIBRATION.md), so no calibration is needed yet.
+    "quick": Profile(name="quick", seeds=tuple(range(10)), epochs=100, window=15),
+}
+DEFAULT_PROFILE = "quick"
+
+
+def get_profile(name: str) -> Profile:
+    """The profile called `name`; a clear error for any other name."""
+    if name not in PROFILES:
+        raise SpecError(f"unknown profile {name!r}; choose from {', '.join(PROFILES)}")
+    return PROFILES[name]
