@@ -38,3 +38,13 @@ def size_sweep(profile, train_runs) -> dict[tuple[str, int], Run]:
 def target_entropy() -> float:
     """H(p_tgt) of the base target's sampled data set, nats."""
     return build_target(TargetSpec.named("base")).entropy
+
+
+VARIANTS = ("attention_only", "attention_main", "ffn_main", "full")
+
+
+@pytest.fixture(scope="session")
+def variant_runs(profile, train_runs) -> dict[str, Run]:
+    """Section 3.2 runs: {variant: Run} at d = 64, L = 4."""
+    specs = [profile.run(ModelSpec(variant=v, d_model=64, layers=4)) for v in VARIANTS]
+    return dict(zip(VARIANTS, train_runs(specs)))
