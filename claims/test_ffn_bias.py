@@ -12,8 +12,16 @@ pytestmark = pytest.mark.ffn_bias
 
 MARGIN = 0.05  # nats, the margin of "near H(p_tgt)" (claims/README.md)
 
+# Measured with the paper profile (10 seeds, 100 epochs, d = 64, L = 4, dropout 0.1,
+# torch 2.13.0 CPU); last-15-epoch means +- seed SD; H(p_tgt) = 3.6078 nats.
+F1_FIGURES = (
+    "does not reproduce: full ends at H(p_tgt), not below (3.6083 +- 0.0083, Holm p = 0.57) "
+    "and ffn_main only 0.004 below (3.6035 +- 0.0064, p = 0.064); attention_only is above "
+    "(3.6377 +- 0.0307, p = 0.02) and attention_main within 0.05 (3.6098) as claimed")
+
 
 class TestFFNDrivesTheBias:
+    @pytest.mark.xfail(strict=True, reason=F1_FIGURES)
     def test_ffn_variants_end_below_the_target_and_attention_only_above(
             self, variant_runs, profile, target_entropy, record_verdict):
         """F1. "the entropy of Attention-only is basically higher than the true entropy while
