@@ -7,7 +7,12 @@ Observations are per-seed numbers (one per trained model). The procedures:
 * :func:`two_sample` -- one-sided Welch t-test between two groups of seeds.
 * :func:`trend` -- Page's L test for a monotone trend across ordered sizes, seeds as blocks.
 * :func:`equivalence` -- TOST: the seed mean lies within +-margin of a value.
+* :func:`equivalence_two` -- two-sample TOST (Welch): two groups' means within +-margin.
 * :func:`pearson` -- one-sided test of a positive (or negative) linear correlation.
+* :func:`coincidence` -- permutation test that two kinds of events coincide more than by
+  chance (event times shifted circularly per seed, seeds pooled).
+* :func:`rate_below` -- exact Poisson test that an event rate is below a bound ("none").
+* :func:`more_often` -- exact binomial test that runs show an event more often than a rate.
 * :func:`holm` -- Holm's step-down correction over a claim's family of verdicts.
 * :func:`bootstrap_ci` -- percentile bootstrap CI with a fixed seed.
 
@@ -188,6 +193,32 @@ def equivalence(x, value: float, margin: float, alpha: float = ALPHA) -> Verdict
                    ci=_t_interval(mean, se, x.size - 1, alpha), data={"x": x})
 
 
+def equivalence_two(x, y, margin: float, alpha: float = ALPHA) -> Verdict:
+    """Two-sample TOST with Welch tests: claim |mean(x) - mean(y)| < margin.
+
+    p_value is the larger of the two one-sided p-values; effect = mean(x) - mean(y) with its
+    (1 - 2 alpha) Welch interval.
+    """
+    if margin <= 0:
+        raise ValueError(f"margin must be positive, got {margin}")
+    x, y = _clean(x), _clean(y)
+    diff = x.mean() - y.mean()
+    vx, vy = x.var(ddof=1) / x.size, y.var(ddof=1) / y.size
+    se = math.sqrt(vx + vy)
+    if se == 0:
+        p, stat, df = (0.0 if abs(diff) < margin else 1.0), float("inf"), 1.0
+    else:
+        lower = sps.ttest_ind(x + margin, y, equal_var=False, alternative="greater")
+        upper = sps.ttest_ind(x - margin, y, equal_var=False, alternative="less")
+        p = float(max(lower.pvalue, upper.pvalue))
+        stat = float(min(lower.statistic, -upper.statistic))
+        df = (vx + vy) ** 2 / (vx**2 / (x.size - 1) + vy**2 / (y.size - 1))
+    return Verdict(test=f"two-sample TOST equivalence (Welch; within +-{margin:.4g})",
+                   statistic=stat, p_value=p, alpha=alpha, passed=p < alpha,
+                   n=x.size + y.size, effect=float(diff), effect_name="mean(x) - mean(y)",
+                   ci=_t_interval(diff, se, df, alpha), data={"x": x, "y": y})
+
+
 def pearson(x, y, alternative: str = "greater", alpha: float = ALPHA) -> Verdict:
     """One-sided test of a linear correlation (Pearson r > 0 for "greater")."""
     x, y = _clean(x), _clean(y)
@@ -199,6 +230,88 @@ def pearson(x, y, alternative: str = "greater", alpha: float = ALPHA) -> Verdict
                    p_value=float(res.pvalue), alpha=alpha, passed=float(res.pvalue) < alpha,
                    n=x.size, effect=r, effect_name="Pearson r",
                    ci=(math.tanh(z - q * se), math.tanh(z + q * se)), data={"x": x, "y": y})
+
+
+PERMUTATIONS = 9_999  # resamples of every permutation test (fixed seed PERMUTATION_SEED)
+PERMUTATION_SEED = 0
+
+
+def coincidence(events_a: Sequence, events_b: Sequence, length: int, before: int, after: int,
+                alpha: float = ALPHA, n_perm: int = PERMUTATIONS,
+                seed: int = PERMUTATION_SEED) -> Verdict:
+    """Permutation test: events A (e.g. dead-neuron jumps) fall near events B (loss spikes)
+    more often than chance.
+
+    Args:
+        events_a, events_b: per seed, the event steps of each kind (same number of seeds).
+        length: steps of every run; under the null, each seed's B events are shifted by an
+            independent uniform offset modulo `length` (keeping their number and spacing).
+        before, after: an A event at step a matches a B event at b when
+            b - before <= a <= b + after.
+    Returns:
+        Verdict with statistic = A events matched (seeds pooled), effect = matched fraction
+        minus its mean under the null, p = (1 + #null >= observed) / (1 + n_perm).
+    """
+    a = [np.asarray(x, dtype=np.int64).ravel() for x in events_a]
+    b = [np.asarray(x, dtype=np.int64).ravel() for x in events_b]
+    if len(a) != len(b):
+        raise ValueError(f"{len(a)} seeds of A events but {len(b)} of B events")
+
+    def matched(x, y):  # x [J], y [..., K] -> [...] number of x near some y
+        lag = x[:, None] - y[..., None, :]  # [..., J, K]
+        return ((lag >= -before) & (lag <= after)).any(axis=-1).sum(axis=-1)
+
+    n_a = sum(x.size for x in a)
+    observed = int(sum(matched(x, y) for x, y in zip(a, b) if x.size and y.size))
+    rng = np.random.default_rng(seed)
+    null = np.zeros(n_perm)
+    for x, y in zip(a, b):
+        shift = rng.integers(length, size=(n_perm, 1))
+        if x.size and y.size:
+            null += matched(x, (y[None, :] + shift) % length)
+    p = (1 + np.count_nonzero(null >= observed)) / (1 + n_perm) if n_a else 1.0
+    frac, null_frac = (observed / n_a, null / n_a) if n_a else (0.0, np.zeros(1))
+    ci = tuple(float(frac - q) for q in np.quantile(null_frac, [1 - alpha, alpha]))
+    return Verdict(test=f"permutation test of coincidence (circular shifts, {n_perm} resamples)",
+                   statistic=float(observed), p_value=float(p), alpha=alpha, passed=p < alpha,
+                   n=len(a), effect=float(frac - null_frac.mean()),
+                   effect_name="matched fraction - null mean", ci=ci,
+                   data={"matched": observed, "events_a": n_a,
+                         "events_b": sum(y.size for y in b), "null_mean": float(null.mean())})
+
+
+def rate_below(counts, exposure: float, bound: float, alpha: float = ALPHA) -> Verdict:
+    """Exact Poisson test that an event rate is below `bound` (claim: "no events").
+
+    Args:
+        counts: per-seed event counts.
+        exposure: units of exposure per seed (e.g. thousands of steps).
+        bound: the rate (events per unit) the claim must stay below.
+    Returns:
+        Verdict with p = P(X <= observed | rate = bound), effect = observed rate and its
+        exact one-sided upper (1 - alpha) bound as the CI's upper end.
+    """
+    c = np.asarray(counts, dtype=np.float64).ravel()
+    total, expo = float(c.sum()), exposure * c.size
+    p = float(sps.poisson.cdf(total, bound * expo))
+    upper = float(sps.chi2.ppf(1 - alpha, 2 * (total + 1)) / 2 / expo)
+    return Verdict(test=f"exact Poisson test (rate below {bound:g} per unit)",
+                   statistic=total, p_value=p, alpha=alpha, passed=p < alpha, n=c.size,
+                   effect=total / expo, effect_name="events per unit", ci=(0.0, upper),
+                   data={"x": c})
+
+
+def more_often(hits, rate: float, alpha: float = ALPHA) -> Verdict:
+    """Exact one-sided binomial test: the fraction of runs (seeds) with an event exceeds
+    `rate` (e.g. the detector's false-alarm rate per run)."""
+    h = np.asarray(hits, dtype=bool).ravel()
+    res = sps.binomtest(int(h.sum()), h.size, rate, alternative="greater")
+    ci = res.proportion_ci(confidence_level=1 - 2 * alpha)
+    return Verdict(test=f"exact binomial test (fraction of runs above {rate:g})",
+                   statistic=float(h.sum()), p_value=float(res.pvalue), alpha=alpha,
+                   passed=float(res.pvalue) < alpha, n=h.size, effect=float(h.mean()),
+                   effect_name="fraction of runs with the event", ci=(ci.low, ci.high),
+                   data={"x": h.astype(float)})
 
 
 def holm(verdicts: Sequence[Verdict], alpha: float = ALPHA) -> list[Verdict]:
@@ -235,9 +348,13 @@ def rejection_rate(experiment: Callable[[np.random.Generator], Verdict], n_sim: 
 
 
 def conjunction(family: Sequence[Verdict], *, claim: str, statement: str, paper: str = "",
-                ours: str = "", alpha: float = ALPHA) -> Verdict:
+                ours: str = "", labels: Sequence[str] = (), alpha: float = ALPHA) -> Verdict:
     """One claim made of several tests: Holm-correct the family; the claim holds when every
-    test passes. The claim's p-value, statistic and effect are those of its weakest test."""
+    test passes. The claim's p-value, statistic and effect are those of its weakest test.
+    `labels` (one per test) say what each test checks; they become the parts' statements."""
+    if labels and len(labels) != len(family):
+        raise ValueError(f"{len(labels)} labels for {len(family)} tests")
+    family = [v.replace(statement=lab) for v, lab in zip(family, labels)] if labels else family
     adjusted = holm(family, alpha)
     weakest = max(adjusted, key=lambda v: v.p_value)
     return weakest.replace(claim=claim, statement=statement, paper=paper, ours=ours,

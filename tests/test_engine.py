@@ -70,6 +70,16 @@ def test_training_is_deterministic_with_dropout():
     assert not np.allclose(a, c)  # dropout is really applied
 
 
+def test_logging_dead_neurons_does_not_change_training():
+    """The probes every k steps run in eval mode without gradients or dropout draws, so a
+    logged run follows the unlogged one exactly (the claims share logged runs)."""
+    spec = _spec(dict(variant="full"), (0, 1), dropout=0.1)
+    a, tr = Trainer(spec).steps(0, 20), Trainer(_spec(dict(variant="full"), (0, 1), dropout=0.1,
+                                                      log_every=3))
+    np.testing.assert_array_equal(a, tr.steps(0, 20))
+    assert tr.probe_steps == list(range(0, 20, 3))
+
+
 def test_run_trace_has_every_metric_and_survives_save_and_load(tmp_path):
     spec = _spec(dict(variant="full"), (0, 3), log_every=4)
     spec = spec.replace(train=TrainSpec(**{**spec.train.__dict__, "dtype": "float32"}))

@@ -54,6 +54,24 @@ def test_equivalence_false_positive_rate_at_the_margin(noise, edge):
     assert rate <= MC_BOUND
 
 
+@pytest.mark.parametrize("noise", list(NULLS))
+@pytest.mark.parametrize("edge", [-1, 1])
+def test_two_sample_equivalence_false_positive_rate_at_the_margin(noise, edge):
+    f = NULLS[noise]
+    margin = 0.5
+    rate = rejection_rate(lambda rng: stats.equivalence_two(
+        edge * margin + f(rng, SEEDS), 2 * f(rng, SEEDS), margin), N_SIM, seed=7)
+    assert rate <= MC_BOUND
+
+
+def test_two_sample_equivalence_power_and_degenerate_groups():
+    power = rejection_rate(lambda rng: stats.equivalence_two(
+        rng.normal(size=SEEDS), rng.normal(size=SEEDS), 1.5), 500, seed=8)
+    assert power > 0.8
+    assert stats.equivalence_two(np.zeros(5), np.ones(5), 2).passed  # no spread: exact
+    assert not stats.equivalence_two(np.zeros(5), np.full(5, 3.0), 2).passed
+
+
 def test_pearson_false_positive_rate():
     rate = rejection_rate(lambda rng: stats.pearson(rng.normal(size=12), rng.normal(size=12)),
                           N_SIM, seed=5)
@@ -133,6 +151,10 @@ def test_conjunction_holds_only_when_every_holm_adjusted_test_passes():
     import json
 
     json.dumps(d)  # the report stores it as JSON
+    named = stats.conjunction([strong, weak], claim="X", statement="s", labels=["a", "b"])
+    assert [v.statement for v in named.parts] == ["a", "b"]
+    with pytest.raises(ValueError, match="labels"):
+        stats.conjunction([strong, weak], claim="X", statement="s", labels=["a"])
 
 
 def test_verdict_dict_has_only_plain_python_types():
