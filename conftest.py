@@ -1,4 +1,4 @@
-"""Thin root conftest: thread limits for xdist workers and the shared fixtures plugin.
+"""Thin root conftest: thread limits for xdist workers; the fixtures and report plugins.
 
 With ``-n 4`` on a 2-core machine every worker must run torch single-threaded, or the
 workers' thread pools oversubscribe the cores and the run gets many times slower. The
@@ -16,4 +16,4 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)
     torch.set_num_interop_threads(1)
 
-pytest_plugins = ["fixtures.runs"]
+pytest_plugins = ["fixtures.runs", "reports.plugin", "pytester"]

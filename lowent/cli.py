@@ -1,4 +1,4 @@
-"""Command line: ``python -m lowent train|bench``.
+"""Command line: ``python -m lowent train|bench|compare|report``.
 
 Bad input exits with status 2 and one line on stderr naming the bad value.
 """
@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from lowent.config import SpecError
 
@@ -41,7 +42,24 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--steps", type=int, default=16, help="optimizer steps timed per side")
     b.add_argument("--device", default="cpu")
     b.add_argument("--json", default=None, help="also write the figures to this file")
+    c = sub.add_parser("compare", help="verdict flips and metric shifts between two "
+                                       "results.json (exit 1 on a flip)")
+    c.add_argument("old", help="results.json of the reference run (e.g. the last PyTorch)")
+    c.add_argument("new", help="results.json of the run to check")
+    c.add_argument("--alpha", type=float, default=0.05, help="level of the shift tests (Holm)")
+    r = sub.add_parser("report", help="rebuild the HTML claims report from a results.json")
+    r.add_argument("results", help="a results.json written by the claims report")
+    r.add_argument("out", help="the HTML file to write")
     return p
+
+
+def _report(a) -> int:
+    from lowent.compare import load
+    from lowent.report import render
+
+    Path(a.out).write_text(render(load(a.results)), encoding="utf-8")
+    print(f"wrote {a.out}")
+    return 0
 
 
 def _train(a) -> int:
@@ -73,6 +91,12 @@ def main(argv=None) -> int:
         args = _parser().parse_args(argv)
         if args.command == "train":
             return _train(args)
+        if args.command == "compare":
+            from lowent.compare import main as compare_main
+
+            return compare_main(args.old, args.new, args.alpha)
+        if args.command == "report":
+            return _report(args)
         from lowent.bench import main as bench_main
 
         return bench_main(args)

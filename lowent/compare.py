@@ -1,0 +1,114 @@
+"""Compare two claims reports (results.json): the regression check between PyTorch versions.
+
+``python -m lowent compare OLD.json NEW.json`` lists
+
+* **flips**: claims whose verdict changed between "holds" and "does not reproduce", or that
+  had a verdict in OLD and none in NEW (an error or a skip);
+* **shifts**: per-seed metrics whose distribution moved. Every array of per-seed numbers
+  behind a claim's tests (``Verdict.data``) is compared between OLD and NEW with Welch's
+  two-sided t-test; the p-values are Holm-corrected over all metrics compared, at alpha.
+
+It exits 1 when any claim flipped, else 0 (shifts alone are reported, not failed: a new
+PyTorch may move a number without changing what the paper's sentence says).
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy import stats as sps
+
+from lowent.stats import ALPHA
+
+VERDICTS = ("holds", "does not reproduce")
+
+
+@dataclass(frozen=True)
+class Shift:
+    """One per-seed metric whose distribution differs between the two reports."""
+
+    where: str  # claim / test / array name
+    old_mean: float
+    new_mean: float
+    p_value: float  # Holm-adjusted
+
+
+def load(path: str | Path) -> dict:
+    """A results.json written by the claims report; a clear error for anything else."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"cannot read a results.json from {str(path)!r}: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("claims"), list):
+        raise ValueError(f"{str(path)!r} is not a lowent results.json (no 'claims' list)")
+    return data
+
+
+def _arrays(record: dict) -> dict[str, np.ndarray]:
+    """{name: per-seed array} of every test behind a claim's verdict."""
+    v = record.get("verdict") or {}
+    out = {}
+    for i, part in enumerate(v.get("parts") or [v]):
+        for key, val in (part.get("data") or {}).items():
+            a = np.asarray(val, dtype=np.float64) if isinstance(val, list) else None
+            if a is not None and a.ndim == 1 and a.size >= 2:
+                out[f"{record['nodeid']} / test {i + 1} ({part.get('test', '')}) / {key}"] = a
+    return out
+
+
+def _welch_p(x: np.ndarray, y: np.ndarray) -> float:
+    if np.array_equal(x, y):
+        return 1.0
+    if x.std() == 0 and y.std() == 0:
+        return 0.0 if x.mean() != y.mean() else 1.0
+    p = float(sps.ttest_ind(x, y, equal_var=False).pvalue)
+    return 1.0 if math.isnan(p) else p
+
+
+def compare(old: dict, new: dict, alpha: float = ALPHA) -> dict:
+    """{"flips": [(nodeid, old outcome, new outcome)], "shifts": [Shift], "only_old": [...],
+    "only_new": [...]} between two results dicts."""
+    a = {r["nodeid"]: r for r in old["claims"]}
+    b = {r["nodeid"]: r for r in new["claims"]}
+    flips = [(k, a[k]["outcome"], b[k]["outcome"]) for k in a if k in b
+             and a[k]["outcome"] in VERDICTS and b[k]["outcome"] != a[k]["outcome"]]
+    pairs = []
+    for k in a:
+        if k in b:
+            xa, xb = _arrays(a[k]), _arrays(b[k])
+            pairs += [(name, xa[name], xb[name]) for name in xa if name in xb]
+    shifts = []
+    if pairs:
+        p = np.array([_welch_p(x, y) for _, x, y in pairs])
+        order, m, running = np.argsort(p), len(p), 0.0
+        adj = np.empty(m)
+        for i, j in enumerate(order):
+            running = max(running, min(1.0, (m - i) * p[j]))
+            adj[j] = running
+        shifts = [Shift(name, float(x.mean()), float(y.mean()), float(q))
+                  for (name, x, y), q in zip(pairs, adj) if q < alpha]
+    return {"flips": flips, "shifts": shifts, "compared": len(pairs),
+            "only_old": sorted(set(a) - set(b)), "only_new": sorted(set(b) - set(a))}
+
+
+def main(old_path: str, new_path: str, alpha: float = ALPHA) -> int:
+    old, new = load(old_path), load(new_path)
+    res = compare(old, new, alpha)
+    eo, en = old.get("environment", {}), new.get("environment", {})
+    print(f"OLD: {old_path} (PyTorch {eo.get('PyTorch', '?')}, profile {eo.get('profile', '?')})")
+    print(f"NEW: {new_path} (PyTorch {en.get('PyTorch', '?')}, profile {en.get('profile', '?')})")
+    print(f"verdict flips: {len(res['flips'])}")
+    for k, o, n in res["flips"]:
+        print(f"  FLIP {k}: {o} -> {n}")
+    print(f"metric shifts (Welch two-sided, Holm over {res['compared']} per-seed metrics, "
+          f"alpha {alpha}): {len(res['shifts'])}")
+    for s in res["shifts"]:
+        print(f"  SHIFT {s.where}: mean {s.old_mean:.6g} -> {s.new_mean:.6g} (p = {s.p_value:.3g})")
+    for k in res["only_old"]:
+        print(f"  only in OLD: {k}")
+    for k in res["only_new"]:
+        print(f"  only in NEW: {k}")
+    return 1 if res["flips"] else 0

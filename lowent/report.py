@@ -1,0 +1,208 @@
+"""The claims report: one self-contained HTML page (and results.json) from recorded results.
+
+The pytest plugin (``reports/plugin.py``) gathers one record per claim test and hands the
+results dict to :func:`write`; ``python -m lowent report results.json OUT.html`` rebuilds
+the page from a saved results.json. The results dict::
+
+    {"environment": {name: value}, "claims": [record, ...]}
+
+    record = {"nodeid", "claim" (id, e.g. "L1"), "marker", "sentence" (SPEC 7), "doc" (the
+              test's docstring: the paper's sentence), "outcome" (one of OUTCOMES),
+              "pytest_outcome", "reason" (xfail/skip reason or error), "duration" (s),
+              "verdict" (Verdict.to_dict() or None), "figures" ([figure, ...])}
+
+A figure is plain data, drawn here with matplotlib (Agg) into inline PNGs::
+
+    {"kind": "lines" | "scatter" | "hist" | "events", "title", "xlabel", "ylabel",
+     "series": [{"label", "x", "y", optional "lo", "hi" (a band)}],
+     optional "hlines": [{"y", "label"}], "edges" (hist), "logx", "ylim",
+     "ylabel2" and "series2" (events: right axis), "marks": [{"x": [...], "label"}]}
+"""
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from pathlib import Path
+
+OUTCOMES = ("holds", "does not reproduce", "error", "skipped")
+_COLOURS = {"holds": "#1a7f37", "does not reproduce": "#b35900", "error": "#cf222e",
+            "skipped": "#6e7781"}
+
+
+def outcome(pytest_outcome: str, verdict: dict | None) -> str:
+    """The report's verdict for one claim test from its pytest outcome.
+
+    passed -> holds; xfailed (a strict xfail whose claim failed) -> does not reproduce;
+    failed with a recorded verdict -> what the verdict says (a failing verdict in a test
+    expected to hold, or a passing one in a strict xfail: either way the run is red);
+    failed without a verdict, or error -> error; skipped -> skipped.
+    """
+    if pytest_outcome == "passed":
+        return "holds"
+    if pytest_outcome == "xfailed":
+        return "does not reproduce"
+    if pytest_outcome == "skipped":
+        return "skipped"
+    if pytest_outcome == "failed" and verdict is not None:
+        return "holds" if verdict.get("passed") else "does not reproduce"
+    return "error"
+
+
+def figure_png(fig: dict) -> bytes:
+    """Draw one figure dict; returns PNG bytes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    f, ax = plt.subplots(figsize=(6.0, 3.6), dpi=90)
+    try:
+        kind = fig["kind"]
+        for s in fig.get("series", []):
+            if kind == "scatter":
+                ax.scatter(s["x"], s["y"], s=14, alpha=0.8, label=s.get("label"))
+            elif kind == "hist":
+                edges = fig["edges"]
+                ax.stairs(s["y"], edges, label=s.get("label"), linewidth=1.4)
+            else:
+                ax.plot(s["x"], s["y"], label=s.get("label"),
+                        linewidth=0.6 if kind == "events" else 1.4)
+                if "lo" in s and "hi" in s:
+                    ax.fill_between(s["x"], s["lo"], s["hi"], alpha=0.2)
+        for h in fig.get("hlines", []):
+            ax.axhline(h["y"], color="k", linestyle="--", linewidth=1, label=h.get("label"))
+        if kind == "events" and fig.get("series2"):
+            ax2 = ax.twinx()
+            for s in fig["series2"]:
+                ax2.plot(s["x"], s["y"], color="tab:red", linewidth=1.2, label=s.get("label"))
+            ax2.set_ylabel(fig.get("ylabel2", ""))
+            if ax2.get_legend_handles_labels()[0]:
+                ax2.legend(loc="upper right", fontsize=7)
+        styles = ({"color": "tab:orange", "linestyle": ":"}, {"color": "tab:purple",
+                                                               "linestyle": "-."})
+        for m, style in zip(fig.get("marks", []), styles):
+            for i, x in enumerate(m["x"]):
+                ax.axvline(x, linewidth=0.9, label=m["label"] if i == 0 else None, **style)
+        if fig.get("ylim"):
+            lo, hi = fig["ylim"]
+            pad = 0.05 * (hi - lo) if hi > lo else 0.01
+            ax.set_ylim(lo - pad, hi + pad)
+        if fig.get("logx"):
+            ax.set_xscale("log", base=2)
+        ax.set_title(fig.get("title", ""), fontsize=10)
+        ax.set_xlabel(fig.get("xlabel", ""))
+        ax.set_ylabel(fig.get("ylabel", ""))
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7, loc="upper left" if kind == "events" else "best")
+        f.tight_layout()
+        buf = io.BytesIO()
+        f.savefig(buf, format="png")
+        return buf.getvalue()
+    finally:
+        plt.close(f)
+
+
+def _e(x) -> str:
+    return html.escape(str(x))
+
+
+def _num(x, fmt=".3g") -> str:
+    try:
+        return format(float(x), fmt)
+    except (TypeError, ValueError):
+        return "-"
+
+
+def _stat_cells(v: dict | None) -> str:
+    if not v:
+        return "<td>-</td><td>-</td><td>-</td>"
+    lo, hi = v.get("ci", (None, None))
+    return (f"<td>{_num(v.get('statistic'))}</td><td>p = {_num(v.get('p_value'))} "
+            f"(&alpha; {_num(v.get('alpha'))})</td><td>{_e(v.get('effect_name', ''))}: "
+            f"{_num(v.get('effect'), '.4g')} [{_num(lo, '.4g')}, {_num(hi, '.4g')}]</td>")
+
+
+def _parts_table(v: dict) -> str:
+    rows = "".join(
+        f"<tr><td>{_e(p.get('statement', ''))}</td><td>{_e(p['test'])}</td>"
+        f"<td>{'pass' if p['passed'] else 'fail'}</td>"
+        f"{_stat_cells(p)}<td>{p['n']}</td></tr>" for p in v.get("parts", []))
+    if not rows:
+        return ""
+    return ("<table class='parts'><tr><th>checks</th><th>test</th><th>result</th><th>statistic</th>"
+            "<th>p-value</th><th>effect [CI]</th><th>n</th></tr>" + rows + "</table>")
+
+
+def render(results: dict) -> str:
+    """The whole HTML page (no external resources; figures are inline PNG data URIs)."""
+    env, claims = results.get("environment", {}), results.get("claims", [])
+    counts = {o: sum(c["outcome"] == o for c in claims) for o in OUTCOMES}
+    env_rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in env.items())
+    rows, sections = [], []
+    for i, c in enumerate(claims):
+        v = c.get("verdict") or {}
+        colour = _COLOURS[c["outcome"]]
+        anchor = f"claim-{i}"
+        rows.append(
+            f"<tr><td><a href='#{anchor}'>{_e(c.get('claim') or '-')}</a></td>"
+            f"<td><code>{_e(c.get('marker', ''))}</code></td><td>{_e(c.get('sentence', ''))}</td>"
+            f"<td class='verdict' style='color:{colour}'>{_e(c['outcome'])}</td>"
+            f"{_stat_cells(v or None)}<td>{_e(v.get('ours', ''))}</td>"
+            f"<td>{_e(v.get('paper', ''))}</td></tr>")
+        figs = "".join(
+            f"<figure><img alt='{_e(f.get('title', 'figure'))}' src='data:image/png;base64,"
+            f"{base64.b64encode(figure_png(f)).decode()}'><figcaption>{_e(f.get('title', ''))}"
+            f"</figcaption></figure>" for f in c.get("figures", []))
+        reason = (f"<p class='reason'><b>{'Measured' if c['outcome'] != 'error' else 'Error'}:"
+                  f"</b> {_e(c['reason'])}</p>" if c.get("reason") else "")
+        sections.append(
+            f"<section id='{anchor}'><h2>{_e(c.get('claim') or c['nodeid'])} "
+            f"<span style='color:{colour}'>{_e(c['outcome'])}</span></h2>"
+            f"<p><code>{_e(c['nodeid'])}</code> ({_num(c.get('duration'), '.1f')} s)</p>"
+            f"<blockquote>{_e(c.get('doc', ''))}</blockquote>"
+            f"<p><b>Tested:</b> {_e(v.get('statement', ''))}</p>{reason}"
+            f"{_parts_table(v)}<div class='figs'>{figs}</div></section>")
+    summary = ", ".join(f"{n} {o}" for o, n in counts.items() if n)
+    return _PAGE.format(
+        title="lowent claims report", summary=_e(summary or "no claim tests ran"),
+        env=env_rows, rows="".join(rows), sections="".join(sections))
+
+
+def write(results: dict, html_path: str | Path) -> tuple[Path, Path]:
+    """Write the HTML page and results.json beside it; returns both paths."""
+    html_path = Path(html_path)
+    html_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path = html_path.with_name("results.json")
+    json_path.write_text(json.dumps(results, indent=1))
+    html_path.write_text(render(results), encoding="utf-8")
+    return html_path, json_path
+
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<style>
+body {{ font-family: sans-serif; margin: 2em; max-width: 1400px; color: #1f2328; }}
+table {{ border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }}
+th, td {{ border: 1px solid #d0d7de; padding: 0.3em 0.5em; text-align: left;
+          vertical-align: top; }}
+th {{ background: #f6f8fa; }}
+td.verdict {{ font-weight: bold; white-space: nowrap; }}
+blockquote {{ border-left: 3px solid #d0d7de; margin: 0.5em 0; padding-left: 1em;
+              color: #57606a; white-space: pre-wrap; }}
+section {{ border-top: 1px solid #d0d7de; margin-top: 2em; }}
+.figs {{ display: flex; flex-wrap: wrap; gap: 1em; }}
+figure {{ margin: 0; }} figcaption {{ font-size: 0.8em; color: #57606a; }}
+.reason {{ background: #fff8c5; padding: 0.5em; }}
+</style></head><body>
+<h1>{title}</h1>
+<p>{summary}</p>
+<h2>Environment</h2><table class="env">{env}</table>
+<h2>Verdicts</h2>
+<table class="verdicts"><tr><th>claim</th><th>marker</th><th>claim sentence</th>
+<th>verdict</th><th>statistic</th><th>p-value</th><th>effect [CI]</th><th>ours</th>
+<th>paper</th></tr>{rows}</table>
+{sections}
+</body></html>
+"""

@@ -1,0 +1,172 @@
+"""pytest plugin: the claims report (HTML + results.json) and pytest-html extras.
+
+Claim tests are the tests with a claim marker (lowent.paper.CLAIMS). On each worker (or the
+only process) the plugin tags a claim test's reports with its marker and docstring; tests add
+their Verdict (``record_verdict``) and figure data (``record_figure``) as user properties,
+which pytest-xdist ships to the controller with the reports. The controller (or the only
+process) gathers them and, at the end of the session, writes the page with
+:func:`lowent.report.write`. The same records arrive with and without xdist, so the page is
+the same.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from lowent.paper import CLAIMS
+from lowent.report import outcome, write
+
+CLAIM_MARKERS = {marker for marker, _ in CLAIMS.values()}
+DEFAULT_REPORT = "reports/latest.html"
+_CLAIM_ID = re.compile(r"^\s*([A-Z]\d)\b")
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("lowent")
+    group.addoption("--lowent-report", default=DEFAULT_REPORT, metavar="PATH",
+                    help="write the claims report here (and results.json beside it) when claim "
+                         f"tests ran; 'none' writes nothing (default {DEFAULT_REPORT})")
+
+
+def pytest_configure(config):
+    if not hasattr(config, "workerinput"):  # the controller, or a run without xdist
+        path = config.getoption("--lowent-report")
+        if path and path.lower() != "none":
+            config.pluginmanager.register(ReportWriter(config, path), "lowent-report-writer")
+
+
+def _claim_marker(item) -> str | None:
+    return next((m.name for m in item.iter_markers() if m.name in CLAIM_MARKERS), None)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    marker = _claim_marker(item)
+    if marker is not None:
+        doc = " ".join((getattr(item.obj, "__doc__", None) or "").split())
+        item.user_properties.append(("lowent_claim", {"marker": marker, "doc": doc}))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    result = yield
+    report = result.get_result()
+    if report.when != "call" or not item.config.pluginmanager.hasplugin("html"):
+        return
+    verdict = next((v for k, v in item.user_properties if k == "lowent_verdict"), None)
+    if verdict is not None:  # pytest-html is active: show the verdict in its report too
+        from pytest_html import extras
+
+        report.extras = [*getattr(report, "extras", []), extras.html(
+            f"<div class='lowent-verdict'><b>{verdict['claim']}: "
+            f"{'holds' if verdict['passed'] else 'does not reproduce'}</b> "
+            f"(p = {verdict['p_value']:.3g}); ours: {verdict['ours']}; paper: "
+            f"{verdict['paper']}</div>")]
+
+
+def _short(report) -> str:
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if crash is not None:  # "RuntimeError: no runs"
+        return crash.message[:500]
+    text = getattr(report, "longreprtext", "") or ""
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    return (lines[-1] if lines else "")[:500]
+
+
+class ReportWriter:
+    """Gathers claim-test records on the controller and writes the report at the end."""
+
+    def __init__(self, config, path: str):
+        self.config, self.path = config, Path(path)
+        if not self.path.is_absolute():
+            self.path = Path(config.invocation_params.dir) / self.path
+        self.records: dict[str, dict] = {}
+        self.t0 = time.time()
+
+    def pytest_runtest_logreport(self, report):
+        props = [(k, v) for k, v in report.user_properties if k.startswith("lowent_")]
+        tag = next((v for k, v in props if k == "lowent_claim"), None)
+        if tag is None:
+            return
+        rec = self.records.setdefault(report.nodeid, {
+            "nodeid": report.nodeid, "claim": "", "marker": tag["marker"], "sentence": "",
+            "doc": tag["doc"], "outcome": "error", "pytest_outcome": "", "reason": "",
+            "duration": 0.0, "verdict": None, "figures": []})
+        rec["duration"] += report.duration
+        verdict = next((v for k, v in props if k == "lowent_verdict"), None)
+        if verdict is not None:
+            rec["verdict"] = verdict
+        figures = [v for k, v in props if k == "lowent_figure"]
+        if figures:
+            rec["figures"] = figures
+        if report.passed and report.when != "call":
+            return
+        if report.when == "teardown" or report.failed and report.when == "setup":
+            rec["pytest_outcome"] = "error"
+        elif report.skipped:
+            rec["pytest_outcome"] = "xfailed" if hasattr(report, "wasxfail") else "skipped"
+        else:
+            rec["pytest_outcome"] = report.outcome
+        rec["outcome"] = outcome(rec["pytest_outcome"], rec["verdict"])
+        if rec["pytest_outcome"] == "xfailed":
+            rec["reason"] = report.wasxfail
+        elif report.skipped and isinstance(report.longrepr, tuple):
+            rec["reason"] = str(report.longrepr[2])
+        elif report.failed:
+            rec["reason"] = _short(report)
+
+    def pytest_sessionfinish(self, session):
+        if not self.records:
+            return
+        claims = list(self.records.values())
+        for rec in claims:
+            rec["claim"] = ((rec["verdict"] or {}).get("claim", "").split()[0:1] or
+                            _CLAIM_ID.findall(rec["doc"])[:1] or [""])[0]
+            rec["sentence"] = CLAIMS.get(rec["claim"], ("", ""))[1]
+        order = list(CLAIMS)
+        claims.sort(key=lambda r: (order.index(r["claim"]) if r["claim"] in order
+                                   else len(order), r["nodeid"]))
+        results = {"environment": environment(self.config, time.time() - self.t0),
+                   "claims": claims}
+        html_path, json_path = write(results, self.path)
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_sep("-", f"lowent claims report: {html_path} (+ {json_path.name})")
+
+
+def environment(config, wall_s: float) -> dict:
+    """What a reader needs to know about the run behind the verdicts."""
+    import numpy
+    import torch
+
+    import lowent
+    from fixtures.runs import profile_name  # noqa: I001 (the fixtures plugin)
+    from lowent.profiles import get_profile
+
+    root = Path(str(config.rootpath))
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+                                capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    name = profile_name(config)
+    prof = get_profile(name)
+    workers = getattr(config.option, "numprocesses", None)
+    return {
+        "lowent": f"{lowent.__version__} ({commit or 'commit unknown'})",
+        "PyTorch": torch.__version__, "Python": platform.python_version(),
+        "NumPy": numpy.__version__, "platform": platform.platform(),
+        "device": "cpu (claim runs train on the CPU; "
+                  f"{os.cpu_count()} cores, {workers or 'no'} xdist workers)",
+        "profile": name,
+        "seeds": f"{len(prof.seeds)} per configuration ({prof.seeds[0]}-{prof.seeds[-1]})",
+        "epochs": prof.epochs,
+        "wall time": f"{wall_s:.1f} s",
+        "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    }
