@@ -5,6 +5,7 @@ Section 3.2 of the paper; the tests and family are fixed in claims/README.md.
 import numpy as np
 import pytest
 
+from claims import figures
 from claims.conftest import VARIANTS, summary
 from lowent.stats import conjunction, equivalence, one_sample
 
@@ -23,18 +24,26 @@ F1_FIGURES = (
 class TestFFNDrivesTheBias:
     @pytest.mark.xfail(strict=True, reason=F1_FIGURES)
     def test_ffn_variants_end_below_the_target_and_attention_only_above(
-            self, variant_runs, profile, target_entropy, record_verdict):
+            self, variant_runs, profile, target_entropy, record_verdict, record_figure):
         """F1. "the entropy of Attention-only is basically higher than the true entropy while
         after adding one layer of FFN module, the entropy of Attention-main decreases and
         fluctuates around the true entropy. For FFN-main and original Transformers, which
         retain all FFN modules, their entropy is mostly lower than the true entropy."
         (Sec. 3.2, Fig. 4)"""
         H = {v: summary(variant_runs[v], "entropy", profile.window) for v in VARIANTS}
+        record_figure(figures.epoch_curves(variant_runs, "entropy",
+                                           "Variants, d = 64, L = 4 (Fig. 4 left)", target_entropy))
+        record_figure(figures.scatter(
+            {v: (summary(variant_runs[v], "kl", profile.window), H[v]) for v in VARIANTS},
+            "Variants per seed (Fig. 4 right)", "KL(p_tgt || p_theta) (nats)",
+            "H(p_theta) (nats)", (target_entropy, "H(p_tgt)")))
         v = record_verdict(conjunction(
             [one_sample(H["attention_only"], target_entropy, "greater"),
              equivalence(H["attention_main"], target_entropy, MARGIN),
              one_sample(H["ffn_main"], target_entropy, "less"),
              one_sample(H["full"], target_entropy, "less")],
+            labels=["attention_only: H > H(p_tgt)", "attention_main: H within 0.05 of H(p_tgt)",
+                    "ffn_main: H < H(p_tgt)", "full: H < H(p_tgt)"],
             claim="F1", statement="d = 64, L = 4: attention_only H > H(p_tgt); attention_main "
                                   "within 0.05 nats; ffn_main and full H < H(p_tgt)",
             paper=f"attention_only above H(p_tgt) = {target_entropy:.4f}, attention_main around "

@@ -70,7 +70,7 @@ def figure_png(fig: dict) -> bytes:
                 ax.plot(s["x"], s["y"], label=s.get("label"),
                         linewidth=0.6 if kind == "events" else 1.4)
                 if "lo" in s and "hi" in s:
-                    ax.fill_between(s["x"], s["lo"], s["hi"], alpha=0.2)
+                    ax.fill_between(s["x"], s["lo"], s["hi"], alpha=0.12)
         for h in fig.get("hlines", []):
             ax.axhline(h["y"], color="k", linestyle="--", linewidth=1, label=h.get("label"))
         if kind == "events" and fig.get("series2"):
@@ -146,7 +146,7 @@ def render(results: dict) -> str:
         colour = _COLOURS[c["outcome"]]
         anchor = f"claim-{i}"
         rows.append(
-            f"<tr><td><a href='#{anchor}'>{_e(c.get('claim') or '-')}</a></td>"
+            f"<tr><td><a href='#{anchor}'>{_e(v.get('claim') or c.get('claim') or '-')}</a></td>"
             f"<td><code>{_e(c.get('marker', ''))}</code></td><td>{_e(c.get('sentence', ''))}</td>"
             f"<td class='verdict' style='color:{colour}'>{_e(c['outcome'])}</td>"
             f"{_stat_cells(v or None)}<td>{_e(v.get('ours', ''))}</td>"
@@ -158,7 +158,7 @@ def render(results: dict) -> str:
         reason = (f"<p class='reason'><b>{'Measured' if c['outcome'] != 'error' else 'Error'}:"
                   f"</b> {_e(c['reason'])}</p>" if c.get("reason") else "")
         sections.append(
-            f"<section id='{anchor}'><h2>{_e(c.get('claim') or c['nodeid'])} "
+            f"<section id='{anchor}'><h2>{_e(v.get('claim') or c.get('claim') or c['nodeid'])} "
             f"<span style='color:{colour}'>{_e(c['outcome'])}</span></h2>"
             f"<p><code>{_e(c['nodeid'])}</code> ({_num(c.get('duration'), '.1f')} s)</p>"
             f"<blockquote>{_e(c.get('doc', ''))}</blockquote>"
