@@ -1,7 +1,6 @@
 """Runs shared by the claim modules (built on the session fixtures of fixtures/runs.py)."""
 from __future__ import annotations
 
-from typing import Callable
 
 import numpy as np
 import pytest
@@ -16,6 +15,8 @@ from lowent.probes import (activation_counts, count_histogram, dead_fraction, ff
                            per_input_activity, route_histogram, route_weights)
 from lowent.profiles import Profile
 from lowent.target import build_target
+
+from fixtures.runs import needs_runs
 
 
 def summary(run: Run, metric: str, window: int) -> np.ndarray:
@@ -67,21 +68,6 @@ def matched_transformer(d: int) -> ModelSpec:
     return ModelSpec(d_model=d, layers=matched_layers(ModelSpec(kind="gru", d_model=d, layers=1)))
 
 
-# Runs each claim marker needs, as functions of the profile. Every claim test first trains
-# the runs of all selected markers together (``claim_runs``): pytest-xdist hands the first
-# tests out round-robin and claims are collected first, so every worker joins in and each
-# trains runs nobody else is training (the cache's per-run locks decide who).
-CLAIM_RUNS: dict[str, Callable[[Profile], dict]] = {}
-
-
-def needs_runs(marker: str):
-    def register(fn):
-        CLAIM_RUNS[marker] = fn
-        return fn
-
-    return register
-
-
 @needs_runs("low_entropy")
 def _size_sweep_specs(profile: Profile) -> dict:
     specs = {}
@@ -90,17 +76,6 @@ def _size_sweep_specs(profile: Profile) -> dict:
         for kind in ("gru", "lstm"):
             specs[kind, d] = profile.run(ModelSpec(kind=kind, d_model=d, layers=1))
     return specs
-
-
-@pytest.fixture(scope="session")
-def claim_runs(request, profile, train_runs) -> dict[RunSpec, Run]:
-    """All runs of the selected claims, trained cooperatively across workers."""
-    markers = {m.name for item in request.session.items for m in item.iter_markers()}
-    specs = {spec for marker, fn in CLAIM_RUNS.items() if marker in markers
-             for spec in fn(profile).values()}
-    # Costliest first, so the long runs start at once on different workers.
-    order = sorted(specs, key=lambda s: -s.model.d_model**2 * s.model.layers)
-    return dict(zip(order, train_runs(order)))
 
 
 @pytest.fixture(scope="session")

@@ -170,7 +170,7 @@ def _run_fake_suite(pytester, *args):
                         test_other="def test_not_a_claim_is_not_reported():\n    pass\n")
     pytester.makeini("[pytest]\nmarkers =\n    ffn_sparsity: S1\n")
     pytester.makeconftest('pytest_plugins = ["fixtures.runs", "reports.plugin"]\n')
-    return pytester.runpytest_subprocess(*args)
+    return pytester.runpytest_subprocess("--lowent-profile=quick", *args)
 
 
 def _records(path):
