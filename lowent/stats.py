@@ -8,7 +8,8 @@ Observations are per-seed numbers (one per trained model). The procedures:
 * :func:`trend` -- Page's L test for a monotone trend across ordered sizes, seeds as blocks.
 * :func:`equivalence` -- TOST: the seed mean lies within +-margin of a value.
 * :func:`equivalence_two` -- two-sample TOST (Welch): two groups' means within +-margin.
-* :func:`pearson` -- one-sided test of a positive (or negative) linear correlation.
+* :func:`pearson` -- one-sided test of a linear correlation above (below) a null value.
+* :func:`lines_differ` -- F-test that groups need their own lines (not one common line).
 * :func:`coincidence` -- permutation test that two kinds of events coincide more than by
   chance (event times shifted circularly per seed, seeds pooled).
 * :func:`rate_below` -- exact Poisson test that an event rate is below a bound ("none").
@@ -219,17 +220,75 @@ def equivalence_two(x, y, margin: float, alpha: float = ALPHA) -> Verdict:
                    ci=_t_interval(diff, se, df, alpha), data={"x": x, "y": y})
 
 
-def pearson(x, y, alternative: str = "greater", alpha: float = ALPHA) -> Verdict:
-    """One-sided test of a linear correlation (Pearson r > 0 for "greater")."""
+def pearson(x, y, alternative: str = "greater", alpha: float = ALPHA, null: float = 0.0) -> Verdict:
+    """One-sided test of a linear correlation: Pearson rho > `null` for "greater" (< for
+    "less"). With null = 0 the exact t-based test of scipy; otherwise Fisher's z test, e.g.
+    null = 0.8 for "strong": atanh r is about normal with mean atanh rho + rho / (2 (n - 1))
+    and SE 1/sqrt(n - 3). The bias term matters: without it the test rejects 6% of samples
+    of 12 pairs drawn at rho = 0.8 (tests/test_stats.py holds it at alpha)."""
     x, y = _clean(x), _clean(y)
-    res = sps.pearsonr(x, y, alternative=alternative)
-    r = float(res.statistic)
+    if x.size != y.size:
+        raise ValueError(f"x and y differ in length: {x.size} vs {y.size}")
+    if not -1 < null < 1:
+        raise ValueError(f"null correlation must lie in (-1, 1), got {null}")
+    if alternative not in ("greater", "less"):
+        raise ValueError(f"alternative must be 'greater' or 'less', got {alternative!r}")
+    r = float(np.corrcoef(x, y)[0, 1]) if x.std() > 0 and y.std() > 0 else 0.0
     z, se = math.atanh(max(min(r, 1 - 1e-15), -1 + 1e-15)), 1 / math.sqrt(max(x.size - 3, 1))
+    if null == 0:
+        p = float(sps.pearsonr(x, y, alternative=alternative).pvalue) if r else 1.0
+    else:
+        if x.size < 4:
+            raise ValueError(f"Fisher's z test needs at least 4 pairs, got {x.size}")
+        stat = (z - math.atanh(null) - null / (2 * (x.size - 1))) / se
+        p = float(sps.norm.sf(stat) if alternative == "greater" else sps.norm.cdf(stat))
     q = sps.norm.ppf(1 - alpha)
-    return Verdict(test=f"one-sided Pearson correlation ({alternative})", statistic=r,
-                   p_value=float(res.pvalue), alpha=alpha, passed=float(res.pvalue) < alpha,
-                   n=x.size, effect=r, effect_name="Pearson r",
-                   ci=(math.tanh(z - q * se), math.tanh(z + q * se)), data={"x": x, "y": y})
+    side = ">" if alternative == "greater" else "<"
+    return Verdict(test=f"one-sided Pearson correlation (rho {side} {null:g})", statistic=r,
+                   p_value=p, alpha=alpha, passed=p < alpha, n=x.size, effect=r,
+                   effect_name="Pearson r", ci=(math.tanh(z - q * se), math.tanh(z + q * se)),
+                   data={"x": x, "y": y})
+
+
+def lines_differ(x, y, groups, alpha: float = ALPHA) -> Verdict:
+    """F-test of one common line y = a + b x for all groups against one line (intercept and
+    slope) per group; passes when the common line does not fit (the groups' lines differ).
+
+    Effect: the largest gap between two groups' fitted lines at the median x, in y's units,
+    with its CI left as the observed gap (no interval is claimed for it).
+    """
+    x, y = _clean(x), _clean(y)
+    groups = np.asarray(groups).ravel()
+    if not x.size == y.size == groups.size:
+        raise ValueError(f"x, y and groups differ in length: {x.size}, {y.size}, {groups.size}")
+    labels = list(dict.fromkeys(groups.tolist()))
+    if len(labels) < 2 or any(np.sum(groups == g) < 3 for g in labels):
+        raise ValueError("need at least 2 groups of at least 3 points each")
+    k, n = len(labels), x.size
+    if n <= 2 * k:
+        raise ValueError(f"{n} points cannot fit {k} lines and leave residual freedom")
+
+    def rss(design):
+        coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+        return float(np.sum((y - design @ coef) ** 2)), coef
+
+    one = np.ones_like(x)
+    rss0, _ = rss(np.column_stack([one, x]))
+    masks = [(groups == g).astype(np.float64) for g in labels]
+    rss1, coef = rss(np.column_stack(masks + [m * x for m in masks]))
+    df_num, df_den = 2 * k - 2, n - 2 * k
+    if rss1 == 0:
+        F, p = (math.inf, 0.0) if rss0 > 0 else (0.0, 1.0)
+    else:
+        F = ((rss0 - rss1) / df_num) / (rss1 / df_den)
+        p = float(sps.f.sf(F, df_num, df_den))
+    at = float(np.median(x))
+    fitted = coef[:k] + coef[k:] * at
+    gap = float(fitted.max() - fitted.min())
+    return Verdict(test=f"F-test: one line per group ({k}) vs one common line",
+                   statistic=float(F), p_value=p, alpha=alpha, passed=p < alpha, n=n,
+                   effect=gap, effect_name=f"largest gap between fitted lines at x = {at:.4g}",
+                   ci=(gap, gap), data={"x": x, "y": y, "groups": [str(g) for g in groups]})
 
 
 PERMUTATIONS = 9_999  # resamples of every permutation test (fixed seed PERMUTATION_SEED)

@@ -169,3 +169,74 @@ def test_verdict_dict_has_only_plain_python_types():
         return x is None or type(x) in (str, int, float, bool)
 
     assert plain(d)
+
+
+def _correlated(rng, n, rho):
+    x = rng.normal(size=n)
+    return x, rho * x + math.sqrt(1 - rho**2) * rng.normal(size=n)
+
+
+@pytest.mark.parametrize("n", [8, 12, 40])
+def test_pearson_against_a_strong_null_holds_alpha_at_the_boundary(n):
+    """F2's "strong" correlation: rho > 0.8 (Fisher z with its small-sample bias term)."""
+    rate = rejection_rate(lambda rng: stats.pearson(*_correlated(rng, n, 0.8), null=0.8),
+                          N_SIM, seed=8)
+    assert rate <= MC_BOUND
+    # and "less" at the same boundary
+    rate = rejection_rate(lambda rng: stats.pearson(*_correlated(rng, n, 0.8), "less",
+                                                    null=0.8), N_SIM, seed=9)
+    assert rate <= MC_BOUND
+
+
+def test_pearson_power_for_a_near_linear_relation():
+    """12 configurations whose KL is linear in loss up to noise (rho = 0.97): power reported,
+    and a test that cannot detect it would fail here."""
+    power = rejection_rate(lambda rng: stats.pearson(*_correlated(rng, 12, 0.97), null=0.8),
+                           500, seed=10)
+    print(f"power of rho > 0.8 at rho = 0.97, n = 12: {power:.2f}")
+    assert power >= 0.7
+    v = stats.pearson([1, 2, 3, 4, 5], [2, 4, 6, 8, 10.5], null=0.8)
+    assert v.passed and v.effect > 0.99
+    with pytest.raises(ValueError, match="differ in length"):
+        stats.pearson([1, 2, 3], [1, 2])
+    with pytest.raises(ValueError, match="null"):
+        stats.pearson([1, 2, 3, 4], [1, 2, 3, 4], null=1.0)
+
+
+def _lines(rng, gaps, n=10, slope=1.5, sd=0.1):
+    """Groups of n points on lines y = gap + slope x plus noise, x spread over [0, 1]."""
+    xs, ys, gs = [], [], []
+    for g, gap in enumerate(gaps):
+        x = rng.uniform(0, 1, n)
+        xs.append(x)
+        ys.append(gap + slope * x + sd * rng.normal(size=n))
+        gs += [g] * n
+    return np.concatenate(xs), np.concatenate(ys), gs
+
+
+@pytest.mark.parametrize("noise", ["normal", "t5"])
+def test_lines_differ_false_positive_rate_on_one_common_line(noise):
+    def experiment(rng):
+        x, y, g = _lines(rng, [0, 0, 0, 0], sd=0)
+        e = rng.normal(size=x.size) if noise == "normal" else rng.standard_t(5, x.size)
+        return stats.lines_differ(x, y + 0.1 * e, g)
+    assert rejection_rate(experiment, N_SIM, seed=11) <= MC_BOUND
+
+
+def test_lines_differ_power_and_effect():
+    """Four groups of 10 whose intercepts differ by one or two noise SDs: power reported; the
+    effect is the gap between fitted lines at the median x."""
+    power = {k: rejection_rate(lambda rng: stats.lines_differ(*_lines(rng, [0, k / 10, 0, k / 10])),
+                               500, seed=12) for k in (1, 2)}
+    print(f"power of the F-test, 4 x 10 points, intercepts 1 / 2 SD apart: {power[1]:.2f} / "
+          f"{power[2]:.2f}")
+    assert power[2] >= 0.9
+    x = np.tile(np.linspace(0, 1, 5), 2)
+    v = stats.lines_differ(x, 2 * x + np.repeat([0.0, 0.3], 5), ["a"] * 5 + ["b"] * 5)
+    assert v.passed and v.effect == pytest.approx(0.3)
+    same = stats.lines_differ(x, 2 * x, ["a"] * 5 + ["b"] * 5)
+    assert not same.passed
+    with pytest.raises(ValueError, match="2 groups"):
+        stats.lines_differ(x, x, ["a"] * 10)
+    with pytest.raises(ValueError, match="differ in length"):
+        stats.lines_differ(x, x, ["a"] * 9)
