@@ -114,6 +114,36 @@ def variant_runs(profile, claim_runs) -> dict[str, Run]:
     return {v: claim_runs[spec] for v, spec in _variant_specs(profile).items()}
 
 
+DEPTHS = (1, 2, 4)  # L of the configuration grids (SPEC 3)
+
+
+def variant_spec(profile: Profile, variant: str, d: int, layers: int) -> RunSpec:
+    """The run of one variant configuration. Where another claim trains the same model, its
+    spec (logged or not) is reused so nothing is trained twice: at L = 1 attention_main and
+    ffn_main are the full Transformer (one block with attention and FFN), which is also the
+    matched-depth Transformer of L1-L3; full at L = 4 is S1's logged run; at d = 64, L = 4
+    the variants are F1's runs."""
+    if layers == 1 and variant in ("attention_main", "ffn_main"):
+        variant = "full"
+    model = ModelSpec(variant=variant, d_model=d, layers=layers)
+    if layers == 4 and (variant == "full" or (variant == "attention_only" and d == 64)):
+        return logged(profile, model)
+    return profile.run(model)
+
+
+@needs_runs("kl_loss")
+def _grid_specs(profile: Profile) -> dict:
+    return {(v, d, L): variant_spec(profile, v, d, L)
+            for v in VARIANTS for d in profile.sizes for L in DEPTHS}
+
+
+@pytest.fixture(scope="session")
+def variant_grid(profile, claim_runs) -> dict[tuple[str, int, int], Run]:
+    """F2 runs: {(variant, d, L): Run} over d in the profile's sizes and L in {1, 2, 4}; at
+    L = 1 attention_main and ffn_main map to the full run (the same model)."""
+    return {k: claim_runs[spec] for k, spec in _grid_specs(profile).items()}
+
+
 @needs_runs("ffn_sparsity")
 def _depth4_specs(profile: Profile) -> dict:
     return {d: logged(profile, ModelSpec(d_model=d, layers=4)) for d in profile.sizes}

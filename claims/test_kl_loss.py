@@ -1,0 +1,60 @@
+"""F2 (marker ``kl_loss``): per variant, KL is linear in the training loss; equal loss does
+not mean equal KL across variants.
+
+Section 3.2 of the paper (Fig. 4 right); the tests and family are fixed in claims/README.md.
+"""
+import numpy as np
+import pytest
+
+from claims import figures
+from claims.conftest import DEPTHS, VARIANTS, summary
+from lowent.stats import conjunction, lines_differ, pearson
+
+pytestmark = pytest.mark.kl_loss
+
+STRONG = 0.8  # "strong Pearson r": rho > 0.8 (claims/README.md)
+
+
+def _points(variant_grid, window):
+    """{variant: {(d, L): (seed-mean training loss, seed-mean KL)}}, last-window means."""
+    out = {v: {} for v in VARIANTS}
+    for (v, d, L), run in variant_grid.items():
+        out[v][d, L] = (float(np.mean(summary(run, "loss", window))),
+                        float(np.mean(summary(run, "kl", window))))
+    return out
+
+
+class TestKLIsLinearInLoss:
+    def test_kl_is_linear_in_loss_per_variant_but_not_one_line_for_all(
+            self, variant_grid, profile, record_verdict, record_figure):
+        """F2. "for each variant, there exists a clear linear relationship between the KL
+        divergence and the loss ... However, it should be noted that different models with
+        identical loss values may have different KL divergences." (Sec. 3.2, Fig. 4 right)"""
+        pts = _points(variant_grid, profile.window)
+        record_figure(figures.scatter(
+            {v: ([p[0] for p in pts[v].values()], [p[1] for p in pts[v].values()])
+             for v in VARIANTS},
+            f"KL against training loss, one point per (d, L), d in {list(profile.sizes)}, "
+            f"L in {list(DEPTHS)} (Fig. 4 right)",
+            "training loss, last-15-epoch mean (nats/token)",
+            "KL(p_tgt || p_theta), last-15-epoch mean (nats)"))
+        family = [pearson([p[0] for p in pts[v].values()], [p[1] for p in pts[v].values()],
+                          null=STRONG) for v in VARIANTS]
+        # one point per distinct run: the L = 1 points of attention_main and ffn_main are full's
+        distinct = [(v, p) for v in VARIANTS for (d, L), p in pts[v].items()
+                    if L > 1 or v in ("full", "attention_only")]
+        family.append(lines_differ([p[0] for _, p in distinct], [p[1] for _, p in distinct],
+                                   [v for v, _ in distinct]))
+        r = {v: f.effect for v, f in zip(VARIANTS, family)}
+        v = record_verdict(conjunction(
+            family,
+            labels=[f"{v}: Pearson rho(loss, KL) > {STRONG} over its configurations"
+                    for v in VARIANTS] + ["one common line does not fit all variants"],
+            claim="F2", statement=f"per variant, Pearson rho between training loss and KL "
+                                  f"exceeds {STRONG} across (d, L); the variants' lines differ",
+            paper="a clear linear relation per variant; identical loss, different KL (Fig. 4 "
+                  "right; no figure in the text)",
+            ours="r " + ", ".join(f"{k}: {x:.3f}" for k, x in r.items())
+                 + f"; F = {family[-1].statistic:.3g}, largest KL gap at equal loss "
+                   f"{family[-1].effect:.4f} nats"))
+        assert v.passed, str(v)
