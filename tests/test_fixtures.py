@@ -1,0 +1,81 @@
+"""The claim-run fixtures under pytest-xdist: the selected claims' runs are trained once,
+shared out between workers even when a single claim test is selected, and a second
+invocation trains nothing."""
+import pytest
+
+pytest.importorskip("xdist")
+
+CONFTEST = '''
+import os
+import time
+
+from lowent.cache import Cache
+from lowent.config import ModelSpec
+
+from fixtures.runs import needs_runs
+
+pytest_plugins = ["fixtures.runs"]
+
+_store = Cache.store
+
+
+def store(self, run, device):
+    """Record which process trained each run; hold the lock a while, as a real run would."""
+    _store(self, run, device)
+    with open(os.environ["LOWENT_TEST_TRAINED"], "a") as f:
+        f.write(f"{os.getpid()} {run.spec.seeds[0]}\\n")
+    time.sleep(1.5)
+
+
+Cache.store = store
+
+
+@needs_runs("ffn_sparsity")
+def _specs(profile):
+    return {i: profile.run(ModelSpec(d_model=8, layers=1), seeds=(i,), epochs=1)
+            for i in range(6)}
+'''
+
+TESTS = '''
+import pytest
+
+
+@pytest.mark.ffn_sparsity
+def test_the_only_claim(claim_runs):
+    assert len(claim_runs) == 6
+
+
+@pytest.mark.parametrize("i", range(8))
+def test_unit(i):
+    pass
+'''
+
+
+def test_a_lone_claim_test_still_has_every_worker_train(pytester, tmp_path, monkeypatch):
+    trained = tmp_path / "trained.txt"
+    monkeypatch.setenv("LOWENT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("LOWENT_TEST_TRAINED", str(trained))
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_fake=TESTS)
+    pytester.makeini("[pytest]\nmarkers =\n    ffn_sparsity: S1\n")
+
+    pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider").assert_outcomes(passed=9)
+    rows = [line.split() for line in trained.read_text().splitlines()]
+    assert sorted(int(seed) for _, seed in rows) == list(range(6))  # each run trained once
+    assert len({pid for pid, _ in rows}) == 2  # by both workers
+
+    # -m selects the lone claim test: it goes to one worker, and both still train
+    trained.unlink()
+    monkeypatch.setenv("LOWENT_CACHE", str(tmp_path / "cache2"))
+    pytester.runpytest_subprocess("-n", "2", "-m", "ffn_sparsity",
+                                  "-p", "no:cacheprovider").assert_outcomes(passed=1)
+    rows = [line.split() for line in trained.read_text().splitlines()]
+    assert sorted(int(seed) for _, seed in rows) == list(range(6))
+    assert len({pid for pid, _ in rows}) == 2
+
+    # a second invocation trains nothing; --collect-only never trains
+    trained.unlink()
+    pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider").assert_outcomes(passed=9)
+    monkeypatch.setenv("LOWENT_CACHE", str(tmp_path / "cache3"))
+    pytester.runpytest_subprocess("--collect-only", "-p", "no:cacheprovider")
+    assert not trained.exists()
