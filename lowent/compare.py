@@ -48,12 +48,15 @@ def load(path: str | Path) -> dict:
 
 
 def _arrays(record: dict) -> dict[str, np.ndarray]:
-    """{name: per-seed array} of every test behind a claim's verdict."""
+    """{name: per-seed array} of every test behind a claim's verdict (numeric lists only:
+    a verdict may also carry labels, e.g. the groups of an F-test)."""
     v = record.get("verdict") or {}
     out = {}
     for i, part in enumerate(v.get("parts") or [v]):
         for key, val in (part.get("data") or {}).items():
-            a = np.asarray(val, dtype=np.float64) if isinstance(val, list) else None
+            numeric = isinstance(val, list) and all(
+                isinstance(x, (int, float)) and not isinstance(x, bool) for x in val)
+            a = np.asarray(val, dtype=np.float64) if numeric else None
             if a is not None and a.ndim == 1 and a.size >= 2:
                 out[f"{record['nodeid']} / test {i + 1} ({part.get('test', '')}) / {key}"] = a
     return out

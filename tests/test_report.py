@@ -260,6 +260,19 @@ class TestCompare:
         assert "FLIP claims/test_low_entropy.py::test_l1: holds -> does not reproduce" in out
         assert "SHIFT" in out
 
+    def test_labels_in_a_verdict_are_not_metrics(self, tmp_path, capsys):
+        """An F-test's verdict carries its group labels; compare skips them."""
+        data = fake_results()
+        x = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]
+        data["claims"][0]["verdict"]["parts"][0]["data"]["groups"] = ["a", "a", "a", "b", "b", "b"]
+        data["claims"][0]["verdict"]["parts"][0]["data"]["flags"] = [True, False]
+        data["claims"][0]["verdict"]["parts"][0]["data"]["x2"] = x
+        a = self._write(tmp_path, "a.json", data)
+        assert compare.main(a, a) == 0
+        names = compare._arrays(data["claims"][0])
+        assert any(n.endswith("/ x2") for n in names)
+        assert not any(n.endswith(("/ groups", "/ flags")) for n in names)
+
     def test_noise_alone_is_not_a_shift(self, tmp_path):
         rng = np.random.default_rng(0)
         old, new = fake_results(), fake_results()
