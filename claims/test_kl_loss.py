@@ -16,12 +16,18 @@ STRONG = 0.8  # "strong Pearson r": rho > 0.8 (claims/README.md)
 
 
 def _points(variant_grid, window):
-    """{variant: {(d, L): (seed-mean training loss, seed-mean KL)}}, last-window means."""
-    out = {v: {} for v in VARIANTS}
-    for (v, d, L), run in variant_grid.items():
-        out[v][d, L] = (float(np.mean(summary(run, "loss", window))),
-                        float(np.mean(summary(run, "kl", window))))
-    return out
+    """{variant: [2, configurations] array of (seed-mean training loss, seed-mean KL)},
+    last-window means, and the same points once per distinct run as (x, y, variant): at
+    L = 1 attention_main and ffn_main are full's run, which counts once, as full."""
+    xy = {}
+    for run in variant_grid.values():
+        if run.spec.key() not in xy:
+            xy[run.spec.key()] = (float(np.mean(summary(run, "loss", window))),
+                                  float(np.mean(summary(run, "kl", window))),
+                                  run.spec.model.variant)
+    per_variant = {v: np.array([xy[run.spec.key()][:2] for (u, _, _), run in variant_grid.items()
+                                if u == v]).T for v in VARIANTS}
+    return per_variant, list(zip(*xy.values()))
 
 
 class TestKLIsLinearInLoss:
@@ -30,19 +36,13 @@ class TestKLIsLinearInLoss:
         """F2. "for each variant, there exists a clear linear relationship between the KL
         divergence and the loss ... However, it should be noted that different models with
         identical loss values may have different KL divergences." (Sec. 3.2, Fig. 4 right)"""
-        pts = _points(variant_grid, profile.window)
+        pts, distinct = _points(variant_grid, profile.window)
         record_figure(figures.scatter(
-            {v: ([p[0] for p in pts[v].values()], [p[1] for p in pts[v].values()])
-             for v in VARIANTS},
+            {v: tuple(pts[v]) for v in VARIANTS},
             "KL vs training loss, a point per (d, L) (Fig. 4 right)",
             "training loss, last-15-epoch mean (nats/token)", "KL, last-15-epoch mean (nats)"))
-        family = [pearson([p[0] for p in pts[v].values()], [p[1] for p in pts[v].values()],
-                          null=STRONG) for v in VARIANTS]
-        # one point per distinct run: the L = 1 points of attention_main and ffn_main are full's
-        distinct = [(v, p) for v in VARIANTS for (d, L), p in pts[v].items()
-                    if L > 1 or v in ("full", "attention_only")]
-        family.append(lines_differ([p[0] for _, p in distinct], [p[1] for _, p in distinct],
-                                   [v for v, _ in distinct]))
+        family = [pearson(*pts[v], null=STRONG) for v in VARIANTS]
+        family.append(lines_differ(*distinct))
         r = {v: f.effect for v, f in zip(VARIANTS, family)}
         v = record_verdict(conjunction(
             family,
