@@ -1,15 +1,21 @@
 """Content-addressed store of trained runs.
 
-An entry is a directory ``<root>/<key>/`` holding what :meth:`Run.save` writes (spec.json,
-trace.json, weights.safetensors) plus ``manifest.json`` with the sha256 of each file. The key
-hashes the RunSpec, the code version (the source of every module that shapes a trained run),
-the torch version and the device, so a change to any of them trains anew.
+An entry holds one seed of a run: a directory ``<root>/<key>/`` with what :meth:`Run.save`
+writes for that seed (spec.json, trace.json, weights.safetensors) plus ``manifest.json`` with
+the sha256 of each file. The key hashes the one-seed RunSpec, the code version (the source of
+every module that shapes a trained run), the torch version and the device, so a change to
+any of them trains anew. A seed's training depends on nothing but its spec and its seed
+(its initial weights, minibatch order and dropout masks come from streams of its own), so a
+run of seeds 0-9 asked for after one of seeds 0-4 loads 0-4 and trains only 5-9, stacked.
+Stacks of different seeds compute the same trajectories (to float rounding: a test checks
+it to 1e-12 in float64).
 
 Writes are atomic: an entry is written into a temporary directory and renamed into place.
-One ``filelock`` per key serialises workers, so pytest-xdist workers never train the same
-run twice. An entry that is corrupt (a file missing, unreadable or with a wrong checksum) or
-foreign (made for another spec or key) is never used: it is reported with a warning and
-retrained. Location: ``$LOWENT_CACHE``, else ``.lowent-cache/`` in the working directory.
+One ``filelock`` per key serialises workers (a run holds the locks of all its seeds, taken
+in key order), so pytest-xdist workers never train the same seed twice. An entry that is
+corrupt (a file missing, unreadable or with a wrong checksum) or foreign (made for another
+spec or key) is never used: it is reported with a warning and that seed is retrained.
+Location: ``$LOWENT_CACHE``, else ``.lowent-cache/`` in the working directory.
 """
 from __future__ import annotations
 
@@ -23,6 +29,7 @@ import warnings
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 from filelock import FileLock, Timeout
 
@@ -81,11 +88,15 @@ class Cache:
         self.root = Path(root or os.environ.get("LOWENT_CACHE") or ".lowent-cache")
 
     def path(self, spec: RunSpec, device="cpu") -> Path:
+        """The entry directory of a one-seed spec."""
+        if len(spec.seeds) != 1:
+            raise ValueError(f"an entry holds one seed; got seeds {spec.seeds}")
         return self.root / entry_key(spec, device)
 
     def load(self, spec: RunSpec, device="cpu") -> Run | None:
-        """The stored run of `spec`, None if absent; raises CorruptEntry if it is unusable."""
-        key = entry_key(spec, device)
+        """The stored run of a one-seed `spec`, None if absent; raises CorruptEntry if it is
+        unusable."""
+        key = self.path(spec, device).name
         d = self.root / key
         if not d.exists():
             return None
@@ -109,9 +120,9 @@ class Cache:
             raise CorruptEntry("stored spec differs from the requested spec (foreign entry)")
         return run
 
-    def store(self, run: RunSpec | Run, device="cpu") -> Path:
-        """Write `run` atomically under its key (replacing whatever was there)."""
-        key = entry_key(run.spec, device)
+    def store(self, run: Run, device="cpu") -> Path:
+        """Write a one-seed `run` atomically under its key (replacing whatever was there)."""
+        key = self.path(run.spec, device).name
         self.root.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{key}-", dir=self.root))
         try:
@@ -131,28 +142,78 @@ class Cache:
 
     def get(self, spec: RunSpec, device="cpu", progress: bool = False,
             train_fn: Callable[..., Run] = train, blocking: bool = True) -> Run | None:
-        """The run of `spec`: loaded if a valid entry exists, else trained once and stored.
+        """The run of `spec`: each seed loaded if a valid entry holds it; the missing seeds
+        trained together once and stored, one entry per seed.
 
-        Holds the key's file lock throughout, so concurrent callers train it only once. With
-        blocking=False, returns None at once when another process holds the lock.
+        Holds the file locks of all the run's seeds throughout, so concurrent callers train a
+        seed only once. With blocking=False, returns None at once when another process holds
+        any of them.
         """
-        key = entry_key(spec, device)
+        singles = {s: spec.replace(seeds=(s,)) for s in spec.seeds}
         self.root.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(self.root / f"{key}.lock"))
+        keys = sorted(entry_key(one, device) for one in singles.values())
+        locks = [FileLock(str(self.root / f"{key}.lock")) for key in keys]
+        held = []
         try:
-            lock.acquire(timeout=-1 if blocking else 0)
-        except Timeout:
-            return None
-        try:
-            try:
-                run = self.load(spec, device)
+            for lock in locks:  # in key order, so two runs sharing seeds never deadlock
+                try:
+                    lock.acquire(timeout=-1 if blocking else 0)
+                except Timeout:
+                    return None
+                held.append(lock)
+            have = {}
+            for s, one in singles.items():
+                try:
+                    run = self.load(one, device)
+                except CorruptEntry as exc:
+                    warnings.warn(f"lowent cache: entry {entry_key(one, device)} of seed {s} is "
+                                  f"unusable ({exc}); retraining", CacheWarning, stacklevel=2)
+                    run = None
                 if run is not None:
-                    return run
-            except CorruptEntry as exc:
-                warnings.warn(f"lowent cache: entry {key} is unusable ({exc}); retraining",
-                              CacheWarning, stacklevel=2)
-            run = train_fn(spec, device=device, progress=progress)
-            self.store(run, device)
-            return run
+                    have[s] = run
+            missing = tuple(s for s in spec.seeds if s not in have)
+            if missing:
+                trained = train_fn(spec.replace(seeds=missing), device=device, progress=progress)
+                for s, one in zip(missing, split_run(trained)):
+                    self.store(one, device)
+                    have[s] = one
+            return merge_runs(spec, [have[s] for s in spec.seeds])
         finally:
-            lock.release()
+            for lock in held:
+                lock.release()
+
+
+def split_run(run: Run) -> list[Run]:
+    """One Run per seed of a stacked run (model axis first in every array and tensor); each
+    records in ``meta["stack"]`` the seeds it was trained with."""
+    out = []
+    for e, s in enumerate(run.seeds):
+        out.append(Run(
+            spec=run.spec.replace(seeds=(s,)),
+            per_epoch={k: v[e:e + 1].copy() for k, v in run.per_epoch.items()},
+            per_step={k: (v.copy() if k == "step" else v[e:e + 1].copy())
+                      for k, v in run.per_step.items()},
+            state={k: v[e:e + 1].clone() for k, v in run.state.items()},
+            table=run.table[e:e + 1].copy(),
+            meta={**run.meta, "stack": list(run.meta.get("stack", run.seeds))}))
+    return out
+
+
+def merge_runs(spec: RunSpec, runs: list[Run]) -> Run:
+    """The Run of `spec` from one-seed runs in the order of spec.seeds. ``meta["wall_s"]``
+    sums the wall time of the distinct stacks they were trained in."""
+    if [r.seeds[0] for r in runs] != list(spec.seeds):
+        raise ValueError("runs do not match the spec's seeds")
+    if len(runs) == 1:
+        return runs[0]
+    first = runs[0]
+    stacks = {tuple(r.meta.get("stack", r.seeds)): r.meta.get("wall_s", 0.0) for r in runs}
+    return Run(
+        spec=spec,
+        per_epoch={k: np.concatenate([r.per_epoch[k] for r in runs]) for k in first.per_epoch},
+        per_step={k: (first.per_step[k] if k == "step" else
+                      np.concatenate([r.per_step[k] for r in runs])) for k in first.per_step},
+        state={k: torch.cat([r.state[k] for r in runs]) for k in first.state},
+        table=np.concatenate([r.table for r in runs]),
+        meta={**first.meta, "wall_s": round(sum(stacks.values()), 3),
+              "stacks": [list(st) for st in stacks]})

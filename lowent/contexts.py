@@ -1,7 +1,7 @@
 """Batch layouts: how a minibatch (or every context) becomes one forward pass.
 
 In a causal model the computation at position t depends only on the context x_<t, so a
-minibatch of sequences can be laid out three ways, all giving the same loss and gradients
+minibatch of sequences can be laid out four ways, all giving the same loss and gradients
 when dropout is 0 (SPEC 5):
 
 * ``per_sample``: 512 sequences x T positions, each position attends to its own past.
@@ -9,6 +9,12 @@ when dropout is 0 (SPEC 5):
 * ``trie``: the distinct contexts of the data set as trie nodes (76 for the base target);
   a node attends to itself and its ancestors and takes its depth as position; the loss is
   sum over (node, next char) of count * -ln p / (B T).
+* ``faithful``: the trie up to the first dropout, then one row per (sample, position). A
+  sample's computation before its first dropout depends only on its context, so it is
+  computed once per trie node and gathered into the sample's rows (:class:`Faithful`);
+  every sample then draws its own dropout masks, as in the per-sample loop. With the same
+  dropout generators it draws exactly the masks of ``per_sample`` and computes the same loss
+  and gradients: exact in distribution with dropout, at a fraction of the cost.
 
 A :class:`Layout` is the model-facing description shared by all three: positions sorted by
 depth, each with its token, depth, ancestors and parent. Every trie over all contexts in
@@ -120,6 +126,29 @@ def sequences_layout(seq_ids: np.ndarray, vocab: int, length: int) -> Layout:
 
 
 @dataclass(frozen=True)
+class Faithful:
+    """A minibatch laid out as shared trie nodes followed by per-sample rows.
+
+    The model runs ``shared`` up to its first dropout, then :meth:`expand` gathers each
+    sample's rows from its trie nodes and the rest of the forward runs on ``samples``
+    (a :func:`sequences_layout`, position t * S + s).
+    """
+
+    shared: Layout  # the trie of the data set's contexts
+    samples: Layout  # the minibatch's sequences, [E, T*S] tokens
+    node: torch.Tensor  # [E * T*S] row of each sample position in shared, flattened per model
+
+    def expand(self, x: torch.Tensor) -> torch.Tensor:
+        """Rows of trie nodes [E, M, k] -> rows of sample positions [E, T*S, k]."""
+        E, M, k = x.shape
+        return x.reshape(E * M, k).index_select(0, self.node).view(E, -1, k)
+
+    def to(self, device) -> "Faithful":
+        return Faithful(shared=self.shared.to(device), samples=self.samples.to(device),
+                        node=self.node.to(device))
+
+
+@dataclass(frozen=True)
 class Batching:
     """A fixed training layout plus the map from sequences to its (position, next char) slots."""
 
@@ -146,17 +175,46 @@ class Batching:
         return counts.reshape(*lead, self.layout.size, self.vocab).astype(np.float64)
 
 
+@dataclass(frozen=True)
+class FaithfulBatching:
+    """The fixed trie of a ``faithful`` run and the trie node of every (sequence, position)."""
+
+    layout: Layout  # the trie of the data set's contexts (shared part of every step)
+    where: np.ndarray  # [V^T, T] trie position of each sequence's context at t (-1: absent)
+    vocab: int
+    length: int
+
+    def faithful(self, seq_ids: np.ndarray) -> Faithful:
+        """The Faithful layout of minibatches seq_ids [E, S] (one row of S per model)."""
+        seq_ids = np.asarray(seq_ids, dtype=np.int64)
+        where = self.where[seq_ids]  # [E, S, T]
+        if np.any(where < 0):
+            raise ValueError("a minibatch holds a sequence outside the layout's data set")
+        E, M = len(seq_ids), self.layout.size
+        node = where.transpose(0, 2, 1).reshape(E, -1) + (np.arange(E) * M)[:, None]
+        return Faithful(shared=self.layout, samples=sequences_layout(seq_ids, self.vocab,
+                                                                     self.length),
+                        node=torch.as_tensor(node.reshape(-1)))
+
+
+def faithful_batching(target: Target) -> FaithfulBatching:
+    """The shared trie (the support contexts) of a ``faithful`` run over target's data set."""
+    V, T = target.vocab, target.length
+    ctx_ids = support_contexts(target)
+    pos = np.full(n_contexts(V, T), -1, dtype=np.int64)
+    pos[ctx_ids] = np.arange(len(ctx_ids))
+    return FaithfulBatching(layout=trie_layout(ctx_ids, V, T), where=pos[sequence_contexts(V, T)],
+                            vocab=V, length=T)
+
+
 def training_batching(target: Target, layout: str) -> Batching:
     """The fixed layout of a `trie` or `dedup` run over the sequences of target's data set."""
     V, T = target.vocab, target.length
     nxt = sequences(V, T)
     seen = np.unique(target.data)
     if layout == "trie":
-        ctx_ids = support_contexts(target)
-        lay = trie_layout(ctx_ids, V, T)
-        pos = np.full(n_contexts(V, T), -1, dtype=np.int64)
-        pos[ctx_ids] = np.arange(len(ctx_ids))
-        where = pos[sequence_contexts(V, T)]  # [V^T, T]
+        trie = faithful_batching(target)  # the same trie and node of every context
+        lay, where = trie.layout, trie.where  # where: [V^T, T]
     elif layout == "dedup":
         lay = sequences_layout(seen[None, :], V, T)
         rank = np.full(V**T, -1, dtype=np.int64)

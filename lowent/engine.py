@@ -20,8 +20,8 @@ from torch.func import functional_call
 
 import lowent
 from lowent.config import RunSpec
-from lowent.contexts import (Layout, all_contexts, per_sample_counts, sequences_layout,
-                             training_batching)
+from lowent.contexts import (Layout, all_contexts, faithful_batching, per_sample_counts,
+                             sequences_layout, training_batching)
 from lowent.metrics import epoch_metrics
 from lowent.models import build_model
 from lowent.optim import FlatOptimizer
@@ -40,6 +40,18 @@ def resolve_device(device: str | torch.device) -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError(f"device {str(device)!r} requested but no CUDA GPU is available")
     return dev
+
+
+DROPOUT_STREAM = 0x64726F70  # "drop": tells the dropout stream of a seed from its others
+
+
+def dropout_generator(seed: int, device) -> torch.Generator:
+    """The generator of model seed `seed`'s dropout masks, keyed by the seed alone (as its
+    initial weights and minibatch order are), so that a seed trains the same in any stack,
+    with or without logging, and a shorter run is the start of a longer one."""
+    gen = torch.Generator(device=device)
+    gen.manual_seed(int(np.random.SeedSequence([DROPOUT_STREAM, int(seed)]).generate_state(1)[0]))
+    return gen
 
 
 def minibatch_order(target: Target, seeds, batch_size: int, epoch: int) -> np.ndarray:
@@ -189,15 +201,19 @@ class Trainer:
         self.model = build_model(spec.model, spec.seeds, self.V, self.T).to(
             device=self.device, dtype=self.dtype)
         self.model.train()
-        # Dropout draws from one generator per run, seeded from the run's seeds.
-        gen = torch.Generator(device=self.device)
-        gen.manual_seed(int(np.random.SeedSequence(list(spec.seeds)).generate_state(1)[0]))
+        # Model e draws its dropout masks from a generator of its own seed (dropout_generator),
+        # so its trajectory does not depend on the seeds stacked beside it.
+        gens = [dropout_generator(s, self.device) for s in spec.seeds]
         for m in self.model.modules():
-            if hasattr(m, "generator"):
-                m.generator = gen
+            if hasattr(m, "generators"):
+                m.generators = gens
         self.opt = FlatOptimizer(spec.train.optimizer, self.model)
         kind = spec.train.layout
-        self.batching = None if kind == "per_sample" else training_batching(target, kind)
+        self.batching = self.faithful = None
+        if kind == "faithful":
+            self.faithful = faithful_batching(target)
+        elif kind != "per_sample":
+            self.batching = training_batching(target, kind)
         self.layout = self.batching.layout.to(self.device) if self.batching else None
         self.eval_layout = all_contexts(self.V, self.T).to(self.device)
         self.steps_per_epoch = len(target.data) // self.B
@@ -215,8 +231,11 @@ class Trainer:
             layout = self.layout
             if counts is None:
                 counts = torch.as_tensor(self.batching.counts(seq_ids), dtype=dtype, device=dev)
-        else:  # faithful: the sequences themselves, one row of B per model
-            layout = sequences_layout(seq_ids, V, T).to(dev)
+        else:  # per_sample and faithful: one row of B sequences per model
+            if self.faithful is not None:
+                layout = self.faithful.faithful(seq_ids).to(dev)
+            else:
+                layout = sequences_layout(seq_ids, V, T).to(dev)
             counts = torch.as_tensor(per_sample_counts(seq_ids, V, T), dtype=dtype, device=dev)
         return nll(self.model(layout), counts, seq_ids.shape[-1] * T)
 

@@ -17,14 +17,22 @@ SPEC = RunSpec(target=small_target(), model=model_spec(dict(variant="full"), d=4
 
 
 class CountingTrain:
-    """A recording fake around the real train(): counts how often it is called."""
+    """A recording fake around the real train(): counts how often it is called and records
+    the seeds of each call."""
 
     def __init__(self):
         self.calls = 0
+        self.seeds: list[tuple[int, ...]] = []
 
     def __call__(self, spec, device="cpu", progress=False):
         self.calls += 1
+        self.seeds.append(spec.seeds)
         return train(spec, device=device)
+
+
+def entry(cache, spec, seed):
+    """The entry directory of one seed of `spec`."""
+    return cache.path(spec.replace(seeds=(seed,)))
 
 
 def test_second_get_loads_instead_of_training(tmp_path):
@@ -41,7 +49,7 @@ def test_second_get_loads_instead_of_training(tmp_path):
 def test_corrupt_entry_is_detected_and_retrained_with_a_warning(tmp_path, damage):
     cache, fake = Cache(tmp_path), CountingTrain()
     good = cache.get(SPEC, train_fn=fake)
-    d = cache.path(SPEC)
+    d = entry(cache, SPEC, 1)
     if damage == "truncate_weights":
         (d / "weights.safetensors").write_bytes((d / "weights.safetensors").read_bytes()[:100])
     elif damage == "flip_trace_byte":
@@ -54,7 +62,7 @@ def test_corrupt_entry_is_detected_and_retrained_with_a_warning(tmp_path, damage
         (d / "manifest.json").write_text("{not json")
     with pytest.warns(CacheWarning, match="unusable"):
         again = cache.get(SPEC, train_fn=fake)
-    assert fake.calls == 2
+    assert fake.calls == 2 and fake.seeds[-1] == (1,)  # only the damaged seed is retrained
     np.testing.assert_array_equal(again.table, good.table)  # training is deterministic
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -65,25 +73,26 @@ def test_corrupt_entry_is_detected_and_retrained_with_a_warning(tmp_path, damage
 def test_foreign_entry_is_never_used(tmp_path):
     """An entry of another spec copied under this spec's key is detected and retrained."""
     cache, fake = Cache(tmp_path), CountingTrain()
+    one = SPEC.replace(seeds=(0,))
     other = SPEC.replace(seeds=(5,))
     cache.get(other, train_fn=fake)
-    os.rename(cache.path(other), cache.path(SPEC))
+    os.rename(cache.path(other), cache.path(one))
     with pytest.warns(CacheWarning, match="foreign"):
-        run = cache.get(SPEC, train_fn=fake)
-    assert run.spec == SPEC and fake.calls == 2
+        run = cache.get(one, train_fn=fake)
+    assert run.spec == one and fake.calls == 2
     # Even with a manifest rewritten to claim this key, the stored spec gives it away.
-    d = cache.path(SPEC)
+    d = cache.path(one)
     cache.get(other, train_fn=fake)
     od = cache.path(other)
     manifest = json.loads((od / "manifest.json").read_text())
-    manifest.update(key=d.name, spec_key=SPEC.key())
+    manifest.update(key=d.name, spec_key=one.key())
     (od / "manifest.json").write_text(json.dumps(manifest))
     import shutil
 
     shutil.rmtree(d)
     os.rename(od, d)
     with pytest.warns(CacheWarning, match="foreign"):
-        assert cache.get(SPEC, train_fn=fake).spec == SPEC
+        assert cache.get(one, train_fn=fake).spec == one
 
 
 def test_key_depends_on_spec_and_device_tag():
@@ -127,7 +136,7 @@ def test_non_blocking_get_skips_a_run_locked_elsewhere(tmp_path):
 
     cache, fake = Cache(tmp_path), CountingTrain()
     tmp_path.mkdir(exist_ok=True)
-    held = FileLock(str(tmp_path / f"{entry_key(SPEC)}.lock"))
+    held = FileLock(str(tmp_path / f"{entry_key(SPEC.replace(seeds=(1,)))}.lock"))  # one seed
     held.acquire()
     try:
         assert cache.get(SPEC, train_fn=fake, blocking=False) is None
@@ -135,3 +144,27 @@ def test_non_blocking_get_skips_a_run_locked_elsewhere(tmp_path):
     finally:
         held.release()
     assert cache.get(SPEC, train_fn=fake, blocking=False) is not None and fake.calls == 1
+
+
+def test_more_seeds_train_only_the_new_ones(tmp_path):
+    """Seeds 0-3 asked for after 0-1: 0 and 1 are loaded, 2 and 3 trained together; each seed
+    is what a run of it alone gives (a seed's streams do not depend on its stack-mates)."""
+    cache, fake = Cache(tmp_path), CountingTrain()
+    small = cache.get(SPEC, train_fn=fake)
+    wide = cache.get(SPEC.replace(seeds=(0, 1, 2, 3)), train_fn=fake)
+    assert fake.seeds == [(0, 1), (2, 3)]
+    assert wide.seeds == (0, 1, 2, 3) and wide.table.shape[0] == 4
+    np.testing.assert_array_equal(wide.table[:2], small.table)
+    alone = train(SPEC.replace(seeds=(3,)))
+    np.testing.assert_allclose(wide.table[3], alone.table[0], rtol=0, atol=1e-5)  # float32
+    for name, value in alone.state.items():
+        assert wide.state[name].shape[0] == 4
+        np.testing.assert_allclose(wide.state[name][3:].numpy(), value.numpy(), atol=1e-5)
+    again = cache.get(SPEC.replace(seeds=(3, 1)), train_fn=fake)  # any order, nothing trained
+    assert fake.calls == 2 and again.seeds == (3, 1)
+    np.testing.assert_array_equal(again.table[0], wide.table[3])
+
+
+def test_an_entry_holds_one_seed(tmp_path):
+    with pytest.raises(ValueError, match="one seed"):
+        Cache(tmp_path).path(SPEC)

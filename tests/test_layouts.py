@@ -1,4 +1,5 @@
-"""The three layouts compute the same loss and gradients (dropout 0, float64), for every model."""
+"""The layouts compute the same loss and gradients (dropout 0, float64), for every model; with
+dropout, the faithful layout computes what the per-sample loop computes with the same masks."""
 import numpy as np
 import pytest
 import torch
@@ -20,11 +21,9 @@ def loss_and_grads(spec: RunSpec, seq_ids: np.ndarray):
 
 
 def assert_layouts_agree(spec: RunSpec, seq_ids: np.ndarray, atol: float = 1e-10):
-    ref_loss, ref_grads = loss_and_grads(spec.replace(train=spec.train.__class__(
-        **{**spec.train.__dict__, "layout": "per_sample"})), seq_ids)
-    for layout in ("trie", "dedup"):
-        train = TrainSpec(**{**spec.train.__dict__, "layout": layout})
-        loss, grads = loss_and_grads(spec.replace(train=train), seq_ids)
+    ref_loss, ref_grads = loss_and_grads(with_layout(spec, "per_sample"), seq_ids)
+    for layout in ("trie", "dedup", "faithful"):
+        loss, grads = loss_and_grads(with_layout(spec, layout), seq_ids)
         torch.testing.assert_close(loss, ref_loss, rtol=0, atol=atol, msg=layout)
         for name, g in grads.items():
             torch.testing.assert_close(g, ref_grads[name], rtol=0, atol=atol,
@@ -32,13 +31,36 @@ def assert_layouts_agree(spec: RunSpec, seq_ids: np.ndarray, atol: float = 1e-10
 
 
 @pytest.mark.parametrize("kw", [kw for _, kw in MODEL_KINDS], ids=[i for i, _ in MODEL_KINDS])
-def test_trie_and_dedup_loss_and_gradients_equal_per_sample(kw):
-    """SPEC 5: on the same minibatch of 512, trie, dedup and per-sample layouts give the same
-    loss and gradients in float64 with dropout 0 (to 1e-10)."""
+def test_trie_dedup_and_faithful_loss_and_gradients_equal_per_sample(kw):
+    """SPEC 5: on the same minibatch of 512, trie, dedup, faithful and per-sample layouts give
+    the same loss and gradients in float64 with dropout 0 (to 1e-10)."""
     spec = RunSpec(target=TargetSpec(), model=model_spec(kw, d=16, layers=2),
                    train=TrainSpec(dtype="float64"), seeds=(0, 1))
     seq_ids = minibatch_order(build_target(spec.target), spec.seeds, 512, epoch=3)[5]
     assert_layouts_agree(spec, seq_ids)
+
+
+@pytest.mark.parametrize("kw", [kw for _, kw in MODEL_KINDS], ids=[i for i, _ in MODEL_KINDS])
+def test_faithful_equals_the_per_sample_loop_with_the_same_dropout_masks(kw):
+    """With dropout 0.1, the faithful layout gives every sample its own rows from its first
+    dropout on and draws their masks in the per-sample loop's order from the same per-model
+    generators, so both compute the same loss and gradients (float64, to 1e-10); the trie
+    (one mask per node) does not."""
+    spec = RunSpec(target=TargetSpec(), model=model_spec(kw, d=16, layers=3, dropout=0.1),
+                   train=TrainSpec(dtype="float64"), seeds=(0, 1))
+    seq_ids = minibatch_order(build_target(spec.target), spec.seeds, 512, epoch=2)[7]
+    ref_loss, ref_grads = loss_and_grads(with_layout(spec, "per_sample"), seq_ids)
+    loss, grads = loss_and_grads(with_layout(spec, "faithful"), seq_ids)
+    torch.testing.assert_close(loss, ref_loss, rtol=0, atol=1e-10)
+    for name, g in grads.items():
+        torch.testing.assert_close(g, ref_grads[name], rtol=0, atol=1e-10, msg=name)
+    if kw.get("variant") != "attention_only":  # which has no dropout at all
+        trie_loss, _ = loss_and_grads(with_layout(spec, "trie"), seq_ids)
+        assert not torch.allclose(trie_loss, ref_loss, rtol=0, atol=1e-6)
+
+
+def with_layout(spec: RunSpec, layout: str) -> RunSpec:
+    return spec.replace(train=TrainSpec(**{**spec.train.__dict__, "layout": layout}))
 
 
 def test_base_target_trie_has_76_nodes_and_counts_sum_to_b_times_t():

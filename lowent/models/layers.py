@@ -86,23 +86,35 @@ DROP_BITS = 16  # dropout masks compare 16-bit uniform integers with a threshold
 
 
 def dropout(x: torch.Tensor, p: float, training: bool,
-            generator: torch.Generator | None = None) -> torch.Tensor:
+            generators: list[torch.Generator] | None = None) -> torch.Tensor:
     """Inverted dropout: each element is zeroed with probability round(p 2^16) / 2^16 (within
     8e-6 of p) and the survivors are scaled by 1 / (1 - p).
 
     The mask comes from 16-bit uniform integers, four per 64-bit draw, which on CPU is about
-    three times cheaper than the float draws of ``F.dropout``; `generator` makes it
-    reproducible.
+    three times cheaper than the float draws of ``F.dropout``. x is [E, ...] with a leading
+    model axis; with `generators` (one per model) model e's mask is drawn from generators[e]
+    alone, so its masks do not depend on the models stacked beside it. Without, the default
+    generator draws every mask.
     """
     if not training or p == 0.0:
         return x
-    n = x.numel()
-    words = torch.randint(-2**63, 2**63 - 1, ((n + 3) // 4,), dtype=torch.int64,
-                          device=x.device, generator=generator)
-    bits = words.view(torch.int16)[:n].view(x.shape)  # uniform on [-2^15, 2^15)
+    if generators is None:
+        bits = _uniform16(x.numel(), x.device, None)
+    else:
+        if len(generators) != x.shape[0]:
+            raise ValueError(f"{len(generators)} dropout generators for {x.shape[0]} models")
+        per_model = x[0].numel()
+        bits = torch.cat([_uniform16(per_model, x.device, g) for g in generators])
     threshold = round(p * 2**DROP_BITS) - 2**15
-    keep = (bits >= threshold).to(x.dtype).mul_(1.0 / (1.0 - p))
+    keep = (bits.view(x.shape) >= threshold).to(x.dtype).mul_(1.0 / (1.0 - p))
     return x * keep
+
+
+def _uniform16(n: int, device, generator: torch.Generator | None) -> torch.Tensor:
+    """n int16 numbers uniform on [-2^15, 2^15), four from each 64-bit draw."""
+    words = torch.randint(-2**63, 2**63 - 1, ((n + 3) // 4,), dtype=torch.int64,
+                          device=device, generator=generator)
+    return words.view(torch.int16)[:n]
 
 
 def init_stacked(module: nn.Module, seeds) -> None:

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from lowent.config import ModelSpec
-from lowent.contexts import Layout
+from lowent.contexts import Faithful, Layout
 from lowent.models.layers import (Stacked, StackedEmbedding, StackedLinear, _uniform, dropout,
                                   init_stacked)
 
@@ -56,7 +56,7 @@ class RNN(nn.Module):
         self.cell = StackedCell(E, d, d, GATES[spec.kind])
         self.head = StackedLinear(E, d, vocab)
         self.dropout = spec.dropout
-        self.generator: torch.Generator | None = None  # set by the trainer
+        self.generators: list[torch.Generator] | None = None  # one per model, set by the trainer
         init_stacked(self, seeds)
 
     def _step(self, xi, h, c):
@@ -74,8 +74,13 @@ class RNN(nn.Module):
         c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
         return torch.sigmoid(o) * torch.tanh(c), c
 
-    def forward(self, layout: Layout, trace: bool = False):
-        """Logits [E, M, V]; with trace=True also ``{"rnn.hidden": [E, M, d]}``."""
+    def forward(self, layout: Layout | Faithful, trace: bool = False):
+        """Logits [E, M, V]; with trace=True also ``{"rnn.hidden": [E, M, d]}``. On a
+        Faithful layout the recurrence runs on the shared trie (the dropout is on the output)
+        and the logits are those of the sample positions, [E, N, V]."""
+        split = layout if isinstance(layout, Faithful) else None
+        if split is not None:
+            layout = split.shared
         x = self.embed(layout.tokens)  # [E, M, d]
         xi = torch.baddbmm(self.cell.b_ih, x, self.cell.w_ih)  # [E, M, G d]
         E, d = x.shape[0], self.cell.w_hh.shape[1]
@@ -93,5 +98,6 @@ class RNN(nn.Module):
             h, c = self._step(xi[:, lo:hi], h, c)
             outs.append(h)
         hidden = torch.cat(outs, dim=1)  # [E, M, d]
-        logits = self.head(dropout(hidden, self.dropout, self.training, self.generator))
+        out = hidden if split is None else split.expand(hidden)  # [E, N, d] on Faithful
+        logits = self.head(dropout(out, self.dropout, self.training, self.generators))
         return (logits, {"rnn.hidden": hidden}) if trace else logits

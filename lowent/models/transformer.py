@@ -3,7 +3,9 @@
 Token embedding + sinusoidal position encoding of each position's depth; blocks are post-LN
 (``x = LN(x + Attn(x))``, ``x = LN(x + FFN(x))``) or, as an option, pre-LN with a final LN.
 Attention is causal through the layout: position m attends to ``layout.ancestors[m]``, so the
-same code runs per-sample batches and prefix tries. FFN is ``W2 dropout(ReLU(W1 x))``.
+same code runs per-sample batches and prefix tries. FFN is ``W2 dropout(ReLU(W1 x))``. On a
+:class:`~lowent.contexts.Faithful` layout the blocks run on the shared trie up to the first
+FFN's ReLU, and on per-sample rows from its dropout on.
 
 Variants: ``full``; ``attention_only`` (no FFN); ``attention_main`` (FFN only in the last
 block); ``ffn_main`` (attention only in the first block); ``routed`` (full, with the attention
@@ -23,7 +25,7 @@ import torch
 from torch import nn
 
 from lowent.config import ModelSpec
-from lowent.contexts import Layout
+from lowent.contexts import Faithful, Layout
 from lowent.models.layers import (StackedEmbedding, StackedLayerNorm, StackedLinear, dropout,
                                   init_stacked, sinusoid)
 
@@ -75,13 +77,17 @@ class FFN(nn.Module):
         self.fc1 = StackedLinear(E, d, hidden)
         self.fc2 = StackedLinear(E, hidden, d)
         self.dropout = dropout
-        self.generator: torch.Generator | None = None  # set by the trainer
+        self.generators: list[torch.Generator] | None = None  # one per model, set by the trainer
 
-    def forward(self, x, trace: Trace | None, name: str):
+    def forward(self, x, trace: Trace | None, name: str, expand=None):
+        """x [E, M, d] -> [E, M, d]; `expand` (faithful layouts) maps the ReLU output of trie
+        nodes to per-sample rows before the dropout, giving [E, N, d]."""
         post = torch.relu(self.fc1(x))  # [E, M, hidden]
         if trace is not None:
             trace[f"{name}.post"] = post
-        return self.fc2(dropout(post, self.dropout, self.training, self.generator))
+        if expand is not None:
+            post = expand(post)  # [E, N, hidden]
+        return self.fc2(dropout(post, self.dropout, self.training, self.generators))
 
 
 class Block(nn.Module):
@@ -94,17 +100,20 @@ class Block(nn.Module):
         self.ffn = FFN(E, d, spec.ffn_mult * d, spec.dropout) if ffn else None
         self.ln2 = StackedLayerNorm(E, d) if ffn else None
 
-    def forward(self, x, layout, trace, name):
+    def forward(self, x, layout, trace, name, expand=None):
+        """x [E, M, d] -> [E, M, d]; with `expand` (the block of a faithful layout's first
+        dropout) the FFN's output and the residual become per-sample rows [E, N, d]."""
         if self.attn is not None:
             if self.pre:
                 x = self.attn(self.ln1(x), layout, x, trace, name)
             else:
                 x = self.ln1(self.attn(x, layout, x, trace, name))
         if self.ffn is not None:
+            residual = x if expand is None else expand(x)
             if self.pre:
-                x = x + self.ffn(self.ln2(x), trace, f"{name}.ffn")
+                x = residual + self.ffn(self.ln2(x), trace, f"{name}.ffn", expand)
             else:
-                x = self.ln2(x + self.ffn(x, trace, f"{name}.ffn"))
+                x = self.ln2(residual + self.ffn(x, trace, f"{name}.ffn", expand))
         return x
 
 
@@ -131,14 +140,24 @@ class Transformer(nn.Module):
         self.head = StackedLinear(E, d, vocab)
         init_stacked(self, seeds)
 
-    def forward(self, layout: Layout, trace: bool = False):
-        """Logits [E, M, V] of every layout position; with trace=True also a dict of named
-        internals: ``blocks.{i}.ffn.post`` [E, M, 4d] (ReLU output, before dropout) and
+    def forward(self, layout: Layout | Faithful, trace: bool = False):
+        """Logits [E, M, V] of every layout position (of every sample position, [E, N, V],
+        on a Faithful layout); with trace=True also a dict of named internals:
+        ``blocks.{i}.ffn.post`` [E, M, 4d] (ReLU output, before dropout) and
         ``blocks.{i}.route`` [E, M, H + 1] (routed variant)."""
         rec: Trace | None = {} if trace else None
+        split = layout if isinstance(layout, Faithful) else None
+        if split is not None:
+            layout = split.shared
         x = self.embed(layout.tokens) + self.pe[layout.depth]  # [E, M, d]
         for i, block in enumerate(self.blocks):
-            x = block(x, layout, rec, f"blocks.{i}")
+            if split is not None and block.ffn is not None:  # the first dropout: split here
+                x = block(x, layout, rec, f"blocks.{i}", split.expand)  # [E, N, d]
+                layout, split = split.samples, None
+            else:
+                x = block(x, layout, rec, f"blocks.{i}")
+        if split is not None:  # no FFN, no dropout: every row is shared
+            x = split.expand(x)
         if self.norm_f is not None:
             x = self.norm_f(x)
         logits = self.head(x)  # [E, M, V]
