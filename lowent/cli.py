@@ -32,7 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=int, default=100)
     t.add_argument("--optimizer", default="adam")
     t.add_argument("--target", default="base", help="base, low or high")
-    t.add_argument("--layout", default="trie", help="trie, dedup or per_sample")
+    t.add_argument("--layout", default="trie",
+                   help="trie or dedup (fast; one dropout mask per node), per_sample (the "
+                        "paper's loop) or faithful (per-sample masks, shared work before them)")
     t.add_argument("--dropout", type=float, default=0.1)
     t.add_argument("--dtype", default="float32")
     t.add_argument("--log-every", type=int, default=0, help="probe dead neurons every k steps")

@@ -61,3 +61,19 @@ def test_bench_reports_both_sides_and_their_ratio(monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "baseline" in out and "engine" in out and "ratio baseline/engine" in out
     assert "GFLOP/s" in out and "the floor" in out
+    assert "layout trie" in out and "layout faithful" in out
+
+
+def test_faithful_flops_count_shared_rows_before_the_first_dropout_only():
+    """The faithful floor: a full L = 1 Transformer computes attention and W1 on the trie's
+    nodes and W2 and the head on every sample row; with no FFN every block is shared."""
+    from lowent.bench import forward_flops
+    from lowent.config import ModelSpec
+
+    d, V, A, N, M = 8, 5, 3.0, 100, 10
+    full = ModelSpec(d_model=d, layers=1)
+    attn, w1, w2, head = 2 * 4 * d * d + 4 * A * d, 2 * d * 4 * d, 2 * 4 * d * d, 2 * d * V
+    assert forward_flops(full, N, A, V) == N * (attn + w1 + w2 + head)
+    assert forward_flops(full, N, A, V, shared=M) == M * (attn + w1) + N * (w2 + head)
+    only = ModelSpec(d_model=d, layers=2, variant="attention_only")
+    assert forward_flops(only, N, A, V, shared=M) == 2 * M * attn + N * head
