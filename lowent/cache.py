@@ -35,7 +35,7 @@ from filelock import FileLock, Timeout
 
 import lowent
 from lowent.config import RunSpec
-from lowent.engine import Run, resolve_device, train
+from lowent.engine import Checkpoints, Run, resolve_device, train
 
 FILES = ("spec.json", "trace.json", "weights.safetensors")
 # Modules whose source shapes a trained run; editing any of them changes every key.
@@ -84,8 +84,16 @@ def _sha256(path: Path) -> str:
 class Cache:
     """Runs stored by key under `root`."""
 
-    def __init__(self, root: str | Path | None = None):
+    def __init__(self, root: str | Path | None = None, log: Callable[[str], None] | None = None):
         self.root = Path(root or os.environ.get("LOWENT_CACHE") or ".lowent-cache")
+        self.log = log  # called with a line of text when a run resumes from a checkpoint
+
+    def checkpoint_path(self, spec: RunSpec, device="cpu") -> Path:
+        """Where an unfinished run of `spec` (the seeds being trained together) keeps its
+        latest checkpoint. The name hashes the spec and device only, so that a checkpoint of
+        other code or another torch version is found, reported and not resumed."""
+        name = hashlib.sha256(f"{spec.key()}|{device_tag(device)}".encode()).hexdigest()[:32]
+        return self.root / "checkpoints" / f"{name}.pt"
 
     def path(self, spec: RunSpec, device="cpu") -> Path:
         """The entry directory of a one-seed spec."""
@@ -149,7 +157,7 @@ class Cache:
         seed only once. With blocking=False, returns None at once when another process holds
         any of them.
         """
-        singles = {s: spec.replace(seeds=(s,)) for s in spec.seeds}
+        singles = {s: spec.replace(seeds=(s,)) for s in spec.seeds}  # seed -> its entry's spec
         self.root.mkdir(parents=True, exist_ok=True)
         keys = sorted(entry_key(one, device) for one in singles.values())
         locks = [FileLock(str(self.root / f"{key}.lock")) for key in keys]
@@ -173,14 +181,64 @@ class Cache:
                     have[s] = run
             missing = tuple(s for s in spec.seeds if s not in have)
             if missing:
-                trained = train_fn(spec.replace(seeds=missing), device=device, progress=progress)
+                stack = spec.replace(seeds=missing)
+                ckpt = DiskCheckpoints(self.checkpoint_path(stack, device), stamp(stack, device))
+                trained = train_fn(stack, device=device, progress=progress, checkpoints=ckpt,
+                                   log=self.log)
                 for s, one in zip(missing, split_run(trained)):
                     self.store(one, device)
                     have[s] = one
+                ckpt.clear()
             return merge_runs(spec, [have[s] for s in spec.seeds])
         finally:
             for lock in held:
                 lock.release()
+
+
+def stamp(spec: RunSpec, device="cpu") -> str:
+    """What a checkpoint must have been written by to be resumed: the spec, the code
+    version, the torch version and the device."""
+    return json.dumps({"spec": spec.to_dict(), "code": code_version(), "torch": torch.__version__,
+                       "device": device_tag(device)}, sort_keys=True)
+
+
+class DiskCheckpoints(Checkpoints):
+    """The latest checkpoint of one run in one file, replaced atomically (written to a
+    temporary file, then renamed), so a crash while writing leaves the previous one. A file
+    that cannot be read, or was written for another stamp, is never resumed: a one-line
+    CacheWarning says why and the run starts again."""
+
+    def __init__(self, path: str | Path, stamp: str):
+        self.path, self.stamp = Path(path), stamp
+
+    def load(self) -> dict | None:
+        if not self.path.exists():
+            return None
+        try:
+            blob = torch.load(self.path, weights_only=True)
+            ok = blob["stamp"] == self.stamp
+        except Exception as exc:  # noqa: BLE001 - any unreadable file is reported the same
+            return self._discard(f"unreadable ({type(exc).__name__})")
+        if not ok:
+            was, now = json.loads(blob["stamp"]), json.loads(self.stamp)
+            diff = ", ".join(k for k in now if was.get(k) != now[k])
+            return self._discard(f"written with another {diff}")
+        return blob["state"]
+
+    def _discard(self, why: str) -> None:
+        warnings.warn(f"lowent: checkpoint {self.path.name} is {why}; starting the run again",
+                      CacheWarning, stacklevel=3)
+        self.clear()
+        return None
+
+    def save(self, state: dict) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        torch.save({"stamp": self.stamp, "state": state}, tmp)
+        os.replace(tmp, self.path)
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)
 
 
 def split_run(run: Run) -> list[Run]:

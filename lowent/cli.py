@@ -78,9 +78,15 @@ def _train(a) -> int:
                                    dtype=a.dtype, log_every=a.log_every),
                    seeds=parse_seeds(a.seeds))
     resolve_device(a.device)
+    from lowent.cache import DiskCheckpoints, stamp
+
+    # A killed run resumes from its last checkpoint when the same command is run again.
+    ckpt = DiskCheckpoints(Path(a.out) / "checkpoint.pt", stamp(spec, a.device))
     t0 = time.perf_counter()
-    run = train(spec, device=a.device, progress=sys.stderr.isatty())
+    run = train(spec, device=a.device, progress=sys.stderr.isatty(), checkpoints=ckpt,
+                log=lambda line: print(line, file=sys.stderr, flush=True))
     run.save(a.out)
+    ckpt.clear()
     H = run.per_epoch["entropy"][:, -1]
     print(f"trained {len(spec.seeds)} x {spec.model.kind}/{spec.model.variant} d={spec.model.d_model}"
           f" L={spec.model.layers} in {time.perf_counter() - t0:.1f} s; final H = "

@@ -203,10 +203,10 @@ class Trainer:
         self.model.train()
         # Model e draws its dropout masks from a generator of its own seed (dropout_generator),
         # so its trajectory does not depend on the seeds stacked beside it.
-        gens = [dropout_generator(s, self.device) for s in spec.seeds]
+        self.generators = [dropout_generator(s, self.device) for s in spec.seeds]
         for m in self.model.modules():
             if hasattr(m, "generators"):
-                m.generators = gens
+                m.generators = self.generators
         self.opt = FlatOptimizer(spec.train.optimizer, self.model)
         kind = spec.train.layout
         self.batching = self.faithful = None
@@ -260,6 +260,31 @@ class Trainer:
             self.done += 1
         return torch.stack(losses).cpu().numpy().astype(np.float64)
 
+    def state(self) -> dict:
+        """Everything a resumed run needs to take the same next steps: the weights and the
+        optimizer's state (one flat buffer each), every dropout generator's state, the step
+        count and the dead-neuron probes so far. Tensors on the CPU, plain Python otherwise."""
+        opt = self.opt.optimizer.state_dict()
+        return {"done": self.done, "flat": self.opt.flat.detach().cpu().clone(),
+                "optimizer": {"state": {k: {n: v.cpu().clone() if torch.is_tensor(v) else v
+                                            for n, v in st.items()}
+                                        for k, st in opt["state"].items()},
+                              "param_groups": opt["param_groups"]},
+                "generators": [g.get_state() for g in self.generators],
+                "probe_steps": list(self.probe_steps),
+                "probe_dead": [torch.as_tensor(a) for a in self.probe_dead]}
+
+    def load_state(self, state: dict) -> None:
+        """Continue from a :meth:`state` of a Trainer of the same spec."""
+        with torch.no_grad():
+            self.opt.flat.copy_(state["flat"])
+        self.opt.optimizer.load_state_dict(state["optimizer"])
+        for g, st in zip(self.generators, state["generators"], strict=True):
+            g.set_state(st)
+        self.done = int(state["done"])
+        self.probe_steps = list(state["probe_steps"])
+        self.probe_dead = [t.numpy() for t in state["probe_dead"]]
+
     def evaluate(self) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Exact float64 table [E, n_contexts, V] and the per-epoch metrics and probes ([E] each)."""
         table, rec = evaluate(self.model, self.V, self.T, self.device)
@@ -267,7 +292,27 @@ class Trainer:
                        **epoch_probes(rec, self.V, self.T, self.E)}
 
 
-def train(spec: RunSpec, device="cpu", progress: bool = False, steps: int | None = None) -> Run:
+CHECKPOINT_EVERY = 5  # epochs between checkpoints of a run trained with a Checkpoints store
+
+
+class Checkpoints:
+    """Where a run keeps its latest checkpoint: ``load()`` returns the last one saved (None if
+    there is none or it is unusable), ``save(state)`` replaces it atomically, ``clear()``
+    drops it once the run is done. The cache and the CLI implement it on disk."""
+
+    def load(self) -> dict | None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def save(self, state: dict) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def clear(self) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+def train(spec: RunSpec, device="cpu", progress: bool = False, steps: int | None = None,
+          checkpoints: Checkpoints | None = None, every: int = CHECKPOINT_EVERY,
+          log=None) -> Run:
     """Train all seeds of `spec` together and return the Run.
 
     Args:
@@ -275,6 +320,10 @@ def train(spec: RunSpec, device="cpu", progress: bool = False, steps: int | None
         device: "cpu" (default) or "cuda".
         progress: show a tqdm bar over epochs.
         steps: stop after this many optimizer steps (tests); None runs every epoch.
+        checkpoints: with a store, the run saves a checkpoint every `every` epochs and, when
+            the store holds one, resumes from it; the resumed run takes exactly the steps of an
+            uninterrupted one (tests/test_resume.py).
+        log: called with a line of text when a run resumes.
     """
     import time
 
@@ -285,9 +334,20 @@ def train(spec: RunSpec, device="cpu", progress: bool = False, steps: int | None
     total = tr.steps_per_epoch * spec.train.epochs if steps is None else steps
     epochs = -(-total // tr.steps_per_epoch)
     per_epoch = {name: np.zeros((tr.E, epochs)) for name in EPOCH_METRICS}
-    step_loss = []
-    with tqdm(total=epochs, disable=not progress, unit="epoch", desc=spec.model.kind) as bar:
-        for epoch in range(epochs):
+    step_loss, start, wall_before = [], 0, 0.0
+    saved = checkpoints.load() if checkpoints is not None else None
+    if saved is not None:
+        tr.load_state(saved["trainer"])
+        start, wall_before = saved["epoch"], saved["wall_s"]
+        for name in EPOCH_METRICS:
+            per_epoch[name][:, :start] = saved["per_epoch"][name].numpy()
+        step_loss = [saved["step_loss"].numpy()]
+        if log is not None:
+            log(f"resuming {spec.model.kind} d={spec.model.d_model} L={spec.model.layers} seeds "
+                f"{','.join(map(str, spec.seeds))} from epoch {start} of {epochs}")
+    with tqdm(total=epochs, initial=start, disable=not progress, unit="epoch",
+              desc=spec.model.kind) as bar:
+        for epoch in range(start, epochs):
             losses = tr.steps(epoch, min(tr.steps_per_epoch, total - tr.done))  # [n, E]
             step_loss.append(losses)
             table, row = tr.evaluate()
@@ -296,6 +356,12 @@ def train(spec: RunSpec, device="cpu", progress: bool = False, steps: int | None
                 per_epoch[name][:, epoch] = row[name]
             bar.set_postfix(loss=f"{row['loss'].mean():.4f}", H=f"{row['entropy'].mean():.4f}")
             bar.update()
+            if checkpoints is not None and (epoch + 1) % every == 0 and epoch + 1 < epochs:
+                checkpoints.save({
+                    "epoch": epoch + 1, "wall_s": wall_before + time.perf_counter() - t0,
+                    "trainer": tr.state(),
+                    "per_epoch": {k: torch.as_tensor(v[:, :epoch + 1]) for k, v in per_epoch.items()},
+                    "step_loss": torch.as_tensor(np.concatenate(step_loss))})
     per_step = {}
     if spec.train.log_every:
         per_step = {"loss": np.concatenate(step_loss).T,
@@ -303,6 +369,9 @@ def train(spec: RunSpec, device="cpu", progress: bool = False, steps: int | None
                     "dead_count": np.stack(tr.probe_dead, axis=1)}
     # Copies in the training dtype: the live parameters are views of the optimizer's buffer.
     state = {name: p.detach().to("cpu", copy=True) for name, p in tr.model.state_dict().items()}
-    meta = {**environment(tr.device), "wall_s": round(time.perf_counter() - t0, 3), "steps": total}
+    wall = wall_before + time.perf_counter() - t0
+    meta = {**environment(tr.device), "wall_s": round(wall, 3), "steps": total}
+    if saved is not None:
+        meta["resumed_from_epoch"] = start
     return Run(spec=spec, per_epoch=per_epoch, per_step=per_step, state=state, table=table,
                meta=meta)

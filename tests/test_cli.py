@@ -77,3 +77,26 @@ def test_faithful_flops_count_shared_rows_before_the_first_dropout_only():
     assert forward_flops(full, N, A, V, shared=M) == M * (attn + w1) + N * (w2 + head)
     only = ModelSpec(d_model=d, layers=2, variant="attention_only")
     assert forward_flops(only, N, A, V, shared=M) == 2 * M * attn + N * head
+
+
+def test_train_killed_then_run_again_resumes_from_its_checkpoint(tmp_path):
+    """kill -9 after the first checkpoint (every 5 epochs), the same command again: it says
+    from which epoch it resumes, finishes, and drops the checkpoint."""
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    args = [sys.executable, "-m", "lowent", "train", "--d-model", "8", "--layers", "1",
+            "--seeds", "0-1", "--epochs", "7", "--out", str(out)]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 240
+    while not (out / "checkpoint.pt").exists() and proc.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    r = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "resuming transformer d=8 L=1 seeds 0,1 from epoch" in r.stderr
+    assert not (out / "checkpoint.pt").exists()
+    assert (out / "weights.safetensors").exists()
