@@ -83,7 +83,8 @@ def _train(a) -> int:
     # A killed run resumes from its last checkpoint when the same command is run again.
     ckpt = DiskCheckpoints(Path(a.out) / "checkpoint.pt", stamp(spec, a.device))
     t0 = time.perf_counter()
-    run = train(spec, device=a.device, progress=sys.stderr.isatty(), checkpoints=ckpt,
+    run = train(spec, device=a.device, progress=True if sys.stderr.isatty() else "lines",
+                checkpoints=ckpt,
                 log=lambda line: print(line, file=sys.stderr, flush=True))
     run.save(a.out)
     ckpt.clear()

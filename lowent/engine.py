@@ -318,12 +318,13 @@ def train(spec: RunSpec, device="cpu", progress: bool = False, steps: int | None
     Args:
         spec: the configuration; ``spec.seeds`` gives the E stacked models.
         device: "cpu" (default) or "cuda".
-        progress: show a tqdm bar over epochs.
+        progress: True shows a tqdm bar over epochs; "lines" sends a line to `log` after
+            every tenth of the epochs (for logs and pipes, where a bar prints nothing useful).
         steps: stop after this many optimizer steps (tests); None runs every epoch.
         checkpoints: with a store, the run saves a checkpoint every `every` epochs and, when
             the store holds one, resumes from it; the resumed run takes exactly the steps of an
             uninterrupted one (tests/test_resume.py).
-        log: called with a line of text when a run resumes.
+        log: called with a line of text when a run resumes (and with progress="lines").
     """
     import time
 
@@ -345,7 +346,8 @@ def train(spec: RunSpec, device="cpu", progress: bool = False, steps: int | None
         if log is not None:
             log(f"resuming {spec.model.kind} d={spec.model.d_model} L={spec.model.layers} seeds "
                 f"{','.join(map(str, spec.seeds))} from epoch {start} of {epochs}")
-    with tqdm(total=epochs, initial=start, disable=not progress, unit="epoch",
+    lines = progress == "lines" and log is not None
+    with tqdm(total=epochs, initial=start, disable=progress is not True, unit="epoch",
               desc=spec.model.kind) as bar:
         for epoch in range(start, epochs):
             losses = tr.steps(epoch, min(tr.steps_per_epoch, total - tr.done))  # [n, E]
@@ -356,6 +358,11 @@ def train(spec: RunSpec, device="cpu", progress: bool = False, steps: int | None
                 per_epoch[name][:, epoch] = row[name]
             bar.set_postfix(loss=f"{row['loss'].mean():.4f}", H=f"{row['entropy'].mean():.4f}")
             bar.update()
+            if lines and ((epoch + 1) % max(1, epochs // 10) == 0 or epoch + 1 == epochs):
+                took = time.perf_counter() - t0
+                left = took / (epoch + 1 - start) * (epochs - epoch - 1)
+                log(f"epoch {epoch + 1}/{epochs}: loss {row['loss'].mean():.4f}, H "
+                    f"{row['entropy'].mean():.4f} nats; {took:.0f} s, about {left:.0f} s left")
             if checkpoints is not None and (epoch + 1) % every == 0 and epoch + 1 < epochs:
                 checkpoints.save({
                     "epoch": epoch + 1, "wall_s": wall_before + time.perf_counter() - t0,

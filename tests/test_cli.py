@@ -29,6 +29,7 @@ def test_train_writes_spec_trace_and_weights(tmp_path):
         assert len(trace["per_epoch"][name]) == 2 and len(trace["per_epoch"][name][0]) == 2, name
     assert (out / "weights.safetensors").stat().st_size > 0
     assert "final H" in r.stdout
+    assert "epoch 1/2: loss" in r.stderr and "epoch 2/2: loss" in r.stderr  # piped: lines
 
 
 @pytest.mark.parametrize("args, bad", [
