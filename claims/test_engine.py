@@ -3,17 +3,15 @@
 SPEC 7, E1: "The fast engine (trie + ensemble) and the faithful per-sample loop agree:
 identical trajectories with dropout 0; statistically indistinguishable final H, KL with
 dropout 0.1." The dropout-0 half is exact and needs no statistics; the dropout-0.1 half is
-a two-sample equivalence test (claims/README.md).
+a two-sample equivalence test (claims/README.md; lowent/claims/engine_agreement.py).
 """
 import numpy as np
-import pytest
 
 from claims import figures
-from claims.conftest import E1_WINDOW, summary
+from claims.marks import claim
+from lowent.claims.common import summary
+from lowent.claims.engine_agreement import E1_WINDOW, e1_family
 from lowent.config import ModelSpec, RunSpec, TrainSpec
-from lowent.stats import conjunction, equivalence_two
-
-MARGIN = 0.01  # nats: what "indistinguishable" allows (claims/README.md)
 
 # Measured with the paper profile (10 seeds, d = 16, L = 1, dropout 0.1, 20 epochs, torch
 # 2.13.0 CPU); last-5-epoch means +- seed SD.
@@ -23,12 +21,11 @@ E1_DROPOUT_FIGURES = (
     "0.0147 nats (per-sample), difference 0.047 [0.032, 0.061]; KL 0.0909 +- 0.0123 vs "
     "0.0571 +- 0.0098, difference 0.034 [0.025, 0.043]; both far outside +-0.01 (TOST p = 1)")
 
-pytestmark = pytest.mark.engine
-
 SEEDS = (0, 1, 2)
 
 
 class TestEngineAgreesWithFaithfulLoop:
+    @claim("E1")
     def test_trie_ensemble_and_per_sample_single_runs_have_identical_trajectories(self, train_run):
         """E1 (dropout 0). "identical trajectories with dropout 0": in float64, three seeds
         trained together on trie batches follow the same per-epoch loss, H and KL as each seed
@@ -45,24 +42,15 @@ class TestEngineAgreesWithFaithfulLoop:
 
 
 class TestEngineIsFaithfulWithDropout:
-    @pytest.mark.xfail(strict=True, reason=E1_DROPOUT_FIGURES)
+    @claim("E1", does_not_reproduce=E1_DROPOUT_FIGURES)
     def test_trie_and_per_sample_batches_end_at_the_same_entropy_and_kl(
-            self, layout_runs, record_verdict, record_figure):
+            self, runs, record_verdict, record_figure):
         """E1 (dropout 0.1). "statistically indistinguishable final H, KL with dropout 0.1":
         with dropout the trie draws one mask per context node instead of one per sample;
         the final entropy and KL must not move by more than 0.01 nats."""
-        H = {k: summary(r, "entropy", E1_WINDOW) for k, r in layout_runs.items()}
-        KL = {k: summary(r, "kl", E1_WINDOW) for k, r in layout_runs.items()}
-        record_figure(figures.epoch_curves(layout_runs, "entropy", "Trie vs per-sample batches, "
+        H = {k: summary(r, "entropy", E1_WINDOW) for k, r in runs.items()}
+        KL = {k: summary(r, "kl", E1_WINDOW) for k, r in runs.items()}
+        record_figure(figures.epoch_curves(runs, "entropy", "Trie vs per-sample batches, "
                                            "d = 16, L = 1, dropout 0.1"))
-        v = record_verdict(conjunction(
-            [equivalence_two(H["trie"], H["per_sample"], MARGIN),
-             equivalence_two(KL["trie"], KL["per_sample"], MARGIN)],
-            labels=["final H within 0.01 nats", "final KL within 0.01 nats"],
-            claim="E1", statement="d = 16, L = 1, dropout 0.1, 20 epochs: trie and per-sample "
-                                  "runs end within 0.01 nats in H and in KL (two-sample TOST)",
-            paper="the fast engine agrees with the faithful loop (SPEC 5, 7)",
-            ours="H trie {:.4f} / per-sample {:.4f}; KL {:.4f} / {:.4f} nats".format(
-                H["trie"].mean(), H["per_sample"].mean(), KL["trie"].mean(),
-                KL["per_sample"].mean())))
+        v = record_verdict(e1_family(H, KL))
         assert v.passed, str(v)

@@ -6,8 +6,9 @@ the page from a saved results.json. The results dict::
 
     {"environment": {name: value}, "claims": [record, ...]}
 
-    record = {"nodeid", "claim" (id, e.g. "L1"), "marker", "sentence" (SPEC 7), "doc" (the
-              test's docstring: the paper's sentence), "outcome" (one of OUTCOMES),
+    record = {"nodeid", "claim" (its id in lowent.claims.CLAIMS, e.g. "L1", "R1 figures"),
+              "marker", "sentence" (the registry's, SPEC 7), "doc" (the test's docstring:
+              the paper's sentence), "outcome" (one of OUTCOMES),
               "pytest_outcome", "reason" (xfail/skip reason or error), "duration" (s),
               "verdict" (Verdict.to_dict() or None), "figures" ([figure, ...])}
 

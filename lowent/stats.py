@@ -1,4 +1,5 @@
-"""The statistical vocabulary of claims: each procedure returns a :class:`Verdict`.
+"""The statistical vocabulary of claims: each procedure returns a :class:`Result` (statistics
+only); :func:`conjunction` holds a claim's family of results in its :class:`Verdict`.
 
 Observations are per-seed numbers (one per trained model). The procedures:
 
@@ -14,7 +15,8 @@ Observations are per-seed numbers (one per trained model). The procedures:
   chance (event times shifted circularly per seed, seeds pooled).
 * :func:`rate_below` -- exact Poisson test that an event rate is below a bound ("none").
 * :func:`more_often` -- exact binomial test that runs show an event more often than a rate.
-* :func:`holm` -- Holm's step-down correction over a claim's family of verdicts.
+* :func:`holm` -- Holm's step-down correction over a claim's family of results.
+* :func:`conjunction` -- a claim's verdict: its family Holm-corrected, holding when all pass.
 * :func:`bootstrap_ci` -- percentile bootstrap CI with a fixed seed.
 
 Every procedure is checked in ``tests/test_stats.py`` on simulated null data: its rejection
@@ -26,7 +28,7 @@ import dataclasses
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 from scipy import stats as sps
@@ -37,40 +39,95 @@ BOOTSTRAP_RESAMPLES = 9_999
 
 
 @dataclass(frozen=True, kw_only=True)
-class Verdict:
-    """The outcome of one statistical test of (part of) a claim."""
+class Result:
+    """The outcome of one statistical test, statistics only (like scipy's ``TtestResult``).
 
-    test: str  # the procedure, e.g. "one-sided one-sample t-test"
+    Which claim it belongs to and what it checks is said by the :class:`Verdict` that holds
+    it (under a label).
+    """
+
+    procedure: str  # the test, e.g. "one-sided one-sample t-test (less than 3.6)"
     statistic: float  # its test statistic
     p_value: float  # its p-value (for TOST: the larger of the two one-sided p-values)
     alpha: float  # level the p-value is compared with (after Holm: the adjusted one)
-    passed: bool  # the claim's direction is supported at `alpha`
     n: int  # observations used (seeds, or seeds x sizes)
     effect: float  # effect in the claim's units, e.g. mean H - H(p_tgt) in nats
     effect_name: str  # what `effect` is
     ci: tuple[float, float]  # (1 - 2 alpha) or bootstrap CI of `effect`
-    claim: str = ""  # claim id, e.g. "L1"
-    statement: str = ""  # the sentence this verdict tests
-    paper: str = ""  # the paper's figure, where its text gives one
-    ours: str = ""  # our figure, in the same terms
     data: dict = field(default_factory=dict)  # the per-seed numbers behind it
-    parts: tuple["Verdict", ...] = ()  # the family behind a claim's verdict
 
-    def replace(self, **kw) -> "Verdict":
+    @property
+    def passed(self) -> bool:
+        """The claim's direction is supported at `alpha`."""
+        return bool(self.p_value < self.alpha)
+
+    def confidence_interval(self) -> tuple[float, float]:
+        """The CI of `effect` (scipy's name for it)."""
+        return self.ci
+
+    def replace(self, **kw) -> "Result":
         return dataclasses.replace(self, **kw)
 
     def to_dict(self) -> dict:
-        """Plain JSON types only (xdist ships it between processes; the report stores it)."""
-        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        d["parts"] = [v.to_dict() for v in self.parts]
+        """Plain JSON types only. The procedure is stored as ``test`` (the results.json
+        format every report since the first has used)."""
+        d = {"test": self.procedure, "statistic": self.statistic, "p_value": self.p_value,
+             "alpha": self.alpha, "passed": self.passed, "n": self.n, "effect": self.effect,
+             "effect_name": self.effect_name, "ci": self.ci, "data": self.data}
         return json.loads(json.dumps(d, default=_plain))
 
     def __str__(self) -> str:
         lo, hi = self.ci
-        return (f"{self.claim + ': ' if self.claim else ''}{'holds' if self.passed else 'fails'}"
-                f" ({self.test}; statistic {self.statistic:.3g}, p = {self.p_value:.3g} vs "
-                f"alpha {self.alpha:.3g}; {self.effect_name} {self.effect:.4g} "
-                f"[{lo:.4g}, {hi:.4g}]; n = {self.n})")
+        return (f"{'passes' if self.passed else 'fails'} ({self.procedure}; statistic "
+                f"{self.statistic:.3g}, p = {self.p_value:.3g} vs alpha {self.alpha:.3g}; "
+                f"{self.effect_name} {self.effect:.4g} [{lo:.4g}, {hi:.4g}]; n = {self.n})")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Verdict:
+    """A claim's verdict: which claim, the sentence tested, the paper's figure and ours, and
+    its family of Holm-adjusted results, each under a label saying what it checks. The claim
+    holds when every result passes."""
+
+    claim: str  # claim id, e.g. "L1" (lowent.claims.CLAIMS)
+    statement: str  # the sentence this verdict tests
+    parts: Mapping[str, Result]  # label -> Holm-adjusted result
+    paper: str = ""  # the paper's figure, where its text gives one
+    ours: str = ""  # our figure, in the same terms
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed for r in self.parts.values())
+
+    @property
+    def outcome(self) -> str:
+        """"holds" or "does not reproduce" (the report's words)."""
+        return "holds" if self.passed else "does not reproduce"
+
+    @property
+    def weakest(self) -> Result:
+        """The part with the largest (adjusted) p-value: the claim's statistics."""
+        return max(self.parts.values(), key=lambda r: r.p_value)
+
+    def to_dict(self) -> dict:
+        """Plain JSON types only (xdist ships it between processes; the report stores it):
+        the claim, the weakest part's statistics (the report's verdict table) and the parts,
+        each with its label as ``statement``."""
+        w = self.weakest
+        top = w.to_dict() | {
+            "test": f"all of {len(self.parts)} tests (Holm); weakest: {w.procedure}",
+            "passed": self.passed, "data": {}}
+        return top | {"claim": self.claim, "statement": self.statement, "paper": self.paper,
+                      "ours": self.ours, "outcome": self.outcome,
+                      "parts": [{"statement": label, **r.to_dict()}
+                                for label, r in self.parts.items()]}
+
+    def __str__(self) -> str:
+        w, lo_hi = self.weakest, self.weakest.ci
+        return (f"{self.claim}: {'holds' if self.passed else 'fails'} (all of {len(self.parts)} "
+                f"tests (Holm); weakest: {w.procedure}; statistic {w.statistic:.3g}, p = "
+                f"{w.p_value:.3g} vs alpha {w.alpha:.3g}; {w.effect_name} {w.effect:.4g} "
+                f"[{lo_hi[0]:.4g}, {lo_hi[1]:.4g}]; n = {w.n})")
 
 
 def _plain(obj):
@@ -94,7 +151,7 @@ def _t_interval(mean: float, se: float, df: float, alpha: float) -> tuple[float,
     return (mean - q * se, mean + q * se)
 
 
-def one_sample(x, value: float, alternative: str, alpha: float = ALPHA) -> Verdict:
+def one_sample(x, value: float, alternative: str, alpha: float = ALPHA) -> Result:
     """One-sided one-sample t-test of mean(x) against `value`.
 
     Args:
@@ -102,7 +159,7 @@ def one_sample(x, value: float, alternative: str, alpha: float = ALPHA) -> Verdi
         value: the reference, e.g. H(p_tgt).
         alternative: "less" (claim: mean < value) or "greater".
     Returns:
-        Verdict with effect = mean(x) - value and its (1 - 2 alpha) t-interval.
+        Result with effect = mean(x) - value and its (1 - 2 alpha) t-interval.
     """
     x = _clean(x)
     mean, se = x.mean() - value, x.std(ddof=1) / math.sqrt(x.size)
@@ -112,13 +169,13 @@ def one_sample(x, value: float, alternative: str, alpha: float = ALPHA) -> Verdi
     else:  # no spread: the answer is exact
         holds = mean < 0 if alternative == "less" else mean > 0
         stat, p = math.copysign(math.inf, mean) if mean else 0.0, 0.0 if holds else 1.0
-    return Verdict(test=f"one-sided one-sample t-test ({alternative} than {value:.6g})",
-                   statistic=stat, p_value=p, alpha=alpha, passed=p < alpha,
-                   n=x.size, effect=float(mean), effect_name="mean - reference",
-                   ci=_t_interval(mean, se, x.size - 1, alpha), data={"x": x})
+    return Result(procedure=f"one-sided one-sample t-test ({alternative} than {value:.6g})",
+                  statistic=stat, p_value=p, alpha=alpha,
+                  n=x.size, effect=float(mean), effect_name="mean - reference",
+                  ci=_t_interval(mean, se, x.size - 1, alpha), data={"x": x})
 
 
-def two_sample(x, y, alternative: str, alpha: float = ALPHA) -> Verdict:
+def two_sample(x, y, alternative: str, alpha: float = ALPHA) -> Result:
     """One-sided Welch t-test: claim mean(x) < mean(y) ("less") or > ("greater").
 
     Effect = mean(x) - mean(y) with its (1 - 2 alpha) Welch interval.
@@ -131,13 +188,13 @@ def two_sample(x, y, alternative: str, alpha: float = ALPHA) -> Verdict:
     diff = x.mean() - y.mean()
     p = float(res.pvalue) if np.isfinite(res.pvalue) else float(
         (diff <= 0) if alternative == "greater" else (diff >= 0))
-    return Verdict(test=f"one-sided Welch t-test (x {alternative} than y)",
-                   statistic=float(res.statistic), p_value=p, alpha=alpha, passed=p < alpha,
-                   n=x.size + y.size, effect=float(diff), effect_name="mean(x) - mean(y)",
-                   ci=_t_interval(diff, se, df, alpha), data={"x": x, "y": y})
+    return Result(procedure=f"one-sided Welch t-test (x {alternative} than y)",
+                  statistic=float(res.statistic), p_value=p, alpha=alpha,
+                  n=x.size + y.size, effect=float(diff), effect_name="mean(x) - mean(y)",
+                  ci=_t_interval(diff, se, df, alpha), data={"x": x, "y": y})
 
 
-def trend(groups: Sequence, direction: str, alpha: float = ALPHA) -> Verdict:
+def trend(groups: Sequence, direction: str, alpha: float = ALPHA) -> Result:
     """Page's L test for a monotone trend across ordered groups (e.g. model sizes).
 
     Args:
@@ -145,7 +202,7 @@ def trend(groups: Sequence, direction: str, alpha: float = ALPHA) -> Verdict:
             group forms block i (groups are truncated to the smallest).
         direction: "increasing" or "decreasing" with size.
     Returns:
-        Verdict with effect = Spearman rho between size rank and value (pooled) and its
+        Result with effect = Spearman rho between size rank and value (pooled) and its
         (1 - 2 alpha) Fisher-z interval.
     """
     if direction not in ("increasing", "decreasing"):
@@ -165,13 +222,13 @@ def trend(groups: Sequence, direction: str, alpha: float = ALPHA) -> Verdict:
     q = sps.norm.ppf(1 - alpha)
     ci = (math.tanh(z - q * se), math.tanh(z + q * se))
     p = float(res.pvalue)
-    return Verdict(test=f"Page's L trend test ({direction})", statistic=float(res.statistic),
-                   p_value=p, alpha=alpha, passed=p < alpha, n=int(data.size), effect=r,
-                   effect_name="Spearman rho (size rank, value)", ci=ci,
-                   data={f"group{i}": data[:, i] for i in range(data.shape[1])})
+    return Result(procedure=f"Page's L trend test ({direction})", statistic=float(res.statistic),
+                  p_value=p, alpha=alpha, n=int(data.size), effect=r,
+                  effect_name="Spearman rho (size rank, value)", ci=ci,
+                  data={f"group{i}": data[:, i] for i in range(data.shape[1])})
 
 
-def equivalence(x, value: float, margin: float, alpha: float = ALPHA) -> Verdict:
+def equivalence(x, value: float, margin: float, alpha: float = ALPHA) -> Result:
     """TOST: claim |mean(x) - value| < margin. Two one-sided t-tests at level alpha each.
 
     p_value is the larger of the two; the claim holds when it is below alpha, i.e. when the
@@ -188,13 +245,13 @@ def equivalence(x, value: float, margin: float, alpha: float = ALPHA) -> Verdict
     else:
         p = float(max(lower.pvalue, upper.pvalue))
     stat = float(min(lower.statistic, -upper.statistic)) if se > 0 else float("inf")
-    return Verdict(test=f"TOST equivalence (within +-{margin:.4g} of {value:.6g})",
-                   statistic=stat, p_value=p, alpha=alpha, passed=p < alpha, n=x.size,
-                   effect=float(mean), effect_name="mean - reference",
-                   ci=_t_interval(mean, se, x.size - 1, alpha), data={"x": x})
+    return Result(procedure=f"TOST equivalence (within +-{margin:.4g} of {value:.6g})",
+                  statistic=stat, p_value=p, alpha=alpha, n=x.size,
+                  effect=float(mean), effect_name="mean - reference",
+                  ci=_t_interval(mean, se, x.size - 1, alpha), data={"x": x})
 
 
-def equivalence_two(x, y, margin: float, alpha: float = ALPHA) -> Verdict:
+def equivalence_two(x, y, margin: float, alpha: float = ALPHA) -> Result:
     """Two-sample TOST with Welch tests: claim |mean(x) - mean(y)| < margin.
 
     p_value is the larger of the two one-sided p-values; effect = mean(x) - mean(y) with its
@@ -214,13 +271,13 @@ def equivalence_two(x, y, margin: float, alpha: float = ALPHA) -> Verdict:
         p = float(max(lower.pvalue, upper.pvalue))
         stat = float(min(lower.statistic, -upper.statistic))
         df = (vx + vy) ** 2 / (vx**2 / (x.size - 1) + vy**2 / (y.size - 1))
-    return Verdict(test=f"two-sample TOST equivalence (Welch; within +-{margin:.4g})",
-                   statistic=stat, p_value=p, alpha=alpha, passed=p < alpha,
-                   n=x.size + y.size, effect=float(diff), effect_name="mean(x) - mean(y)",
-                   ci=_t_interval(diff, se, df, alpha), data={"x": x, "y": y})
+    return Result(procedure=f"two-sample TOST equivalence (Welch; within +-{margin:.4g})",
+                  statistic=stat, p_value=p, alpha=alpha,
+                  n=x.size + y.size, effect=float(diff), effect_name="mean(x) - mean(y)",
+                  ci=_t_interval(diff, se, df, alpha), data={"x": x, "y": y})
 
 
-def pearson(x, y, alternative: str = "greater", alpha: float = ALPHA, null: float = 0.0) -> Verdict:
+def pearson(x, y, alternative: str = "greater", alpha: float = ALPHA, null: float = 0.0) -> Result:
     """One-sided test of a linear correlation: Pearson rho > `null` for "greater" (< for
     "less"). With null = 0 the exact t-based test of scipy; otherwise Fisher's z test, e.g.
     null = 0.8 for "strong": atanh r is about normal with mean atanh rho + rho / (2 (n - 1))
@@ -244,13 +301,13 @@ def pearson(x, y, alternative: str = "greater", alpha: float = ALPHA, null: floa
         p = float(sps.norm.sf(stat) if alternative == "greater" else sps.norm.cdf(stat))
     q = sps.norm.ppf(1 - alpha)
     side = ">" if alternative == "greater" else "<"
-    return Verdict(test=f"one-sided Pearson correlation (rho {side} {null:g})", statistic=r,
-                   p_value=p, alpha=alpha, passed=p < alpha, n=x.size, effect=r,
-                   effect_name="Pearson r", ci=(math.tanh(z - q * se), math.tanh(z + q * se)),
-                   data={"x": x, "y": y})
+    return Result(procedure=f"one-sided Pearson correlation (rho {side} {null:g})", statistic=r,
+                  p_value=p, alpha=alpha, n=x.size, effect=r,
+                  effect_name="Pearson r", ci=(math.tanh(z - q * se), math.tanh(z + q * se)),
+                  data={"x": x, "y": y})
 
 
-def lines_differ(x, y, groups, alpha: float = ALPHA) -> Verdict:
+def lines_differ(x, y, groups, alpha: float = ALPHA) -> Result:
     """F-test of one common line y = a + b x for all groups against one line (intercept and
     slope) per group; passes when the common line does not fit (the groups' lines differ).
 
@@ -285,10 +342,10 @@ def lines_differ(x, y, groups, alpha: float = ALPHA) -> Verdict:
     at = float(np.median(x))
     fitted = coef[:k] + coef[k:] * at
     gap = float(fitted.max() - fitted.min())
-    return Verdict(test=f"F-test: one line per group ({k}) vs one common line",
-                   statistic=float(F), p_value=p, alpha=alpha, passed=p < alpha, n=n,
-                   effect=gap, effect_name=f"largest gap between fitted lines at x = {at:.4g}",
-                   ci=(gap, gap), data={"x": x, "y": y, "groups": [str(g) for g in groups]})
+    return Result(procedure=f"F-test: one line per group ({k}) vs one common line",
+                  statistic=float(F), p_value=p, alpha=alpha, n=n,
+                  effect=gap, effect_name=f"largest gap between fitted lines at x = {at:.4g}",
+                  ci=(gap, gap), data={"x": x, "y": y, "groups": [str(g) for g in groups]})
 
 
 PERMUTATIONS = 9_999  # resamples of every permutation test (fixed seed PERMUTATION_SEED)
@@ -297,7 +354,7 @@ PERMUTATION_SEED = 0
 
 def coincidence(events_a: Sequence, events_b: Sequence, length: int, before: int, after: int,
                 alpha: float = ALPHA, n_perm: int = PERMUTATIONS,
-                seed: int = PERMUTATION_SEED) -> Verdict:
+                seed: int = PERMUTATION_SEED) -> Result:
     """Permutation test: events A (e.g. dead-neuron jumps) fall near events B (loss spikes)
     more often than chance.
 
@@ -308,7 +365,7 @@ def coincidence(events_a: Sequence, events_b: Sequence, length: int, before: int
         before, after: an A event at step a matches a B event at b when
             b - before <= a <= b + after.
     Returns:
-        Verdict with statistic = A events matched (seeds pooled), effect = matched fraction
+        Result with statistic = A events matched (seeds pooled), effect = matched fraction
         minus its mean under the null, p = (1 + #null >= observed) / (1 + n_perm).
     """
     a = [np.asarray(x, dtype=np.int64).ravel() for x in events_a]
@@ -331,15 +388,15 @@ def coincidence(events_a: Sequence, events_b: Sequence, length: int, before: int
     p = (1 + np.count_nonzero(null >= observed)) / (1 + n_perm) if n_a else 1.0
     frac, null_frac = (observed / n_a, null / n_a) if n_a else (0.0, np.zeros(1))
     ci = tuple(float(frac - q) for q in np.quantile(null_frac, [1 - alpha, alpha]))
-    return Verdict(test=f"permutation test of coincidence (circular shifts, {n_perm} resamples)",
-                   statistic=float(observed), p_value=float(p), alpha=alpha, passed=p < alpha,
-                   n=len(a), effect=float(frac - null_frac.mean()),
-                   effect_name="matched fraction - null mean", ci=ci,
-                   data={"matched": observed, "events_a": n_a,
-                         "events_b": sum(y.size for y in b), "null_mean": float(null.mean())})
+    return Result(procedure=f"permutation test of coincidence (circular shifts, {n_perm} resamples)",
+                  statistic=float(observed), p_value=float(p), alpha=alpha,
+                  n=len(a), effect=float(frac - null_frac.mean()),
+                  effect_name="matched fraction - null mean", ci=ci,
+                  data={"matched": observed, "events_a": n_a,
+                        "events_b": sum(y.size for y in b), "null_mean": float(null.mean())})
 
 
-def rate_below(counts, exposure: float, bound: float, alpha: float = ALPHA) -> Verdict:
+def rate_below(counts, exposure: float, bound: float, alpha: float = ALPHA) -> Result:
     """Exact Poisson test that an event rate is below `bound` (claim: "no events").
 
     Args:
@@ -347,36 +404,37 @@ def rate_below(counts, exposure: float, bound: float, alpha: float = ALPHA) -> V
         exposure: units of exposure per seed (e.g. thousands of steps).
         bound: the rate (events per unit) the claim must stay below.
     Returns:
-        Verdict with p = P(X <= observed | rate = bound), effect = observed rate and its
+        Result with p = P(X <= observed | rate = bound), effect = observed rate and its
         exact one-sided upper (1 - alpha) bound as the CI's upper end.
     """
     c = np.asarray(counts, dtype=np.float64).ravel()
     total, expo = float(c.sum()), exposure * c.size
     p = float(sps.poisson.cdf(total, bound * expo))
     upper = float(sps.chi2.ppf(1 - alpha, 2 * (total + 1)) / 2 / expo)
-    return Verdict(test=f"exact Poisson test (rate below {bound:g} per unit)",
-                   statistic=total, p_value=p, alpha=alpha, passed=p < alpha, n=c.size,
-                   effect=total / expo, effect_name="events per unit", ci=(0.0, upper),
-                   data={"x": c})
+    return Result(procedure=f"exact Poisson test (rate below {bound:g} per unit)",
+                  statistic=total, p_value=p, alpha=alpha, n=c.size,
+                  effect=total / expo, effect_name="events per unit", ci=(0.0, upper),
+                  data={"x": c})
 
 
-def more_often(hits, rate: float, alpha: float = ALPHA) -> Verdict:
+def more_often(hits, rate: float, alpha: float = ALPHA) -> Result:
     """Exact one-sided binomial test: the fraction of runs (seeds) with an event exceeds
     `rate` (e.g. the detector's false-alarm rate per run)."""
     h = np.asarray(hits, dtype=bool).ravel()
     res = sps.binomtest(int(h.sum()), h.size, rate, alternative="greater")
     ci = res.proportion_ci(confidence_level=1 - 2 * alpha)
-    return Verdict(test=f"exact binomial test (fraction of runs above {rate:g})",
-                   statistic=float(h.sum()), p_value=float(res.pvalue), alpha=alpha,
-                   passed=float(res.pvalue) < alpha, n=h.size, effect=float(h.mean()),
-                   effect_name="fraction of runs with the event", ci=(ci.low, ci.high),
-                   data={"x": h.astype(float)})
+    return Result(procedure=f"exact binomial test (fraction of runs above {rate:g})",
+                  statistic=float(h.sum()), p_value=float(res.pvalue), alpha=alpha,
+                  n=h.size, effect=float(h.mean()),
+                  effect_name="fraction of runs with the event", ci=(ci.low, ci.high),
+                  data={"x": h.astype(float)})
 
 
-def holm(verdicts: Sequence[Verdict], alpha: float = ALPHA) -> list[Verdict]:
-    """Holm's step-down correction over a family: returns the verdicts with Holm-adjusted
-    p-values (``p_value``) and ``passed`` recomputed against `alpha` (family-wise error)."""
-    p = np.array([v.p_value for v in verdicts], dtype=np.float64)
+def holm(results: Mapping[str, Result], alpha: float = ALPHA) -> dict[str, Result]:
+    """Holm's step-down correction over a family: returns the results (same labels, same
+    order) with Holm-adjusted p-values (``p_value``) compared with `alpha` (family-wise
+    error)."""
+    p = np.array([r.p_value for r in results.values()], dtype=np.float64)
     order = np.argsort(p)
     k = len(p)
     adj = np.empty(k)
@@ -384,8 +442,9 @@ def holm(verdicts: Sequence[Verdict], alpha: float = ALPHA) -> list[Verdict]:
     for i, j in enumerate(order):
         running = max(running, min(1.0, (k - i) * p[j]))
         adj[j] = running
-    return [v.replace(p_value=float(a), alpha=alpha, passed=bool(a < alpha),
-                      test=f"{v.test}, Holm-adjusted over {k}") for v, a in zip(verdicts, adj)]
+    return {label: r.replace(p_value=float(a), alpha=alpha,
+                             procedure=f"{r.procedure}, Holm-adjusted over {k}")
+            for (label, r), a in zip(results.items(), adj)}
 
 
 def bootstrap_ci(x, statistic: Callable = np.mean, level: float = 0.95,
@@ -398,25 +457,26 @@ def bootstrap_ci(x, statistic: Callable = np.mean, level: float = 0.95,
     return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
-def rejection_rate(experiment: Callable[[np.random.Generator], Verdict], n_sim: int,
+def rejection_rate(experiment: Callable[[np.random.Generator], Result], n_sim: int,
                    seed: int = 0) -> float:
-    """Fraction of `n_sim` simulated experiments whose verdict passed: the false-positive
+    """Fraction of `n_sim` simulated experiments whose result passed: the false-positive
     rate on null data, the power on data with an effect."""
     rng = np.random.default_rng(seed)
     return float(np.mean([experiment(rng).passed for _ in range(n_sim)]))
 
 
-def conjunction(family: Sequence[Verdict], *, claim: str, statement: str, paper: str = "",
-                ours: str = "", labels: Sequence[str] = (), alpha: float = ALPHA) -> Verdict:
+def conjunction(family: Mapping[str, Result], *, claim: str, statement: str, paper: str = "",
+                ours: str = "", alpha: float = ALPHA) -> Verdict:
     """One claim made of several tests: Holm-correct the family; the claim holds when every
-    test passes. The claim's p-value, statistic and effect are those of its weakest test.
-    `labels` (one per test) say what each test checks; they become the parts' statements."""
-    if labels and len(labels) != len(family):
-        raise ValueError(f"{len(labels)} labels for {len(family)} tests")
-    family = [v.replace(statement=lab) for v, lab in zip(family, labels)] if labels else family
-    adjusted = holm(family, alpha)
-    weakest = max(adjusted, key=lambda v: v.p_value)
-    return weakest.replace(claim=claim, statement=statement, paper=paper, ours=ours,
-                           passed=all(v.passed for v in adjusted),
-                           test=f"all of {len(adjusted)} tests (Holm); weakest: {weakest.test}",
-                           data={}, parts=tuple(adjusted))
+    test passes.
+
+    Args:
+        family: label (what the test checks) -> its result, in the claim's order.
+        claim, statement, paper, ours: see :class:`Verdict`.
+    Returns:
+        The claim's Verdict holding the Holm-adjusted results.
+    """
+    if not family:
+        raise ValueError(f"claim {claim}: an empty family of tests")
+    return Verdict(claim=claim, statement=statement, paper=paper, ours=ours,
+                   parts=holm(family, alpha))

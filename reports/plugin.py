@@ -1,7 +1,8 @@
 """pytest plugin: the claims report (HTML + results.json) and pytest-html extras.
 
-Claim tests are the tests with a claim marker (lowent.paper.CLAIMS). On each worker (or the
-only process) the plugin tags a claim test's reports with its marker and docstring; tests add
+Claim tests are the tests marked ``@pytest.mark.claim(id)`` (ids of lowent.claims.CLAIMS). On
+each worker (or the only process) the plugin tags a claim test's reports with its claim id,
+marker and sentence (from the registry) and its docstring (the paper's words); tests add
 their Verdict (``record_verdict``) and figure data (``record_figure``) as user properties,
 which pytest-xdist ships to the controller with the reports. The controller (or the only
 process) gathers them and, at the end of the session, writes the page with
@@ -12,19 +13,17 @@ from __future__ import annotations
 
 import os
 import platform
-import re
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from lowent.paper import CLAIMS
+from fixtures.runs import claim_of
+from lowent.claims import CLAIMS
 from lowent.report import outcome, write
 
-CLAIM_MARKERS = {marker for marker, _ in CLAIMS.values()}
 DEFAULT_REPORT = "reports/latest.html"
-_CLAIM_ID = re.compile(r"^\s*([A-Z]\d)\b")
 
 
 def pytest_addoption(parser):
@@ -41,16 +40,13 @@ def pytest_configure(config):
             config.pluginmanager.register(ReportWriter(config, path), "lowent-report-writer")
 
 
-def _claim_marker(item) -> str | None:
-    return next((m.name for m in item.iter_markers() if m.name in CLAIM_MARKERS), None)
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
-    marker = _claim_marker(item)
-    if marker is not None:
+    claim = claim_of(item)
+    if claim is not None:
         doc = " ".join((getattr(item.obj, "__doc__", None) or "").split())
-        item.user_properties.append(("lowent_claim", {"marker": marker, "doc": doc}))
+        item.user_properties.append(("lowent_claim", {
+            "claim": claim.id, "marker": claim.marker, "sentence": claim.sentence, "doc": doc}))
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -95,7 +91,8 @@ class ReportWriter:
         if tag is None:
             return
         rec = self.records.setdefault(report.nodeid, {
-            "nodeid": report.nodeid, "claim": "", "marker": tag["marker"], "sentence": "",
+            "nodeid": report.nodeid, "claim": tag["claim"], "marker": tag["marker"],
+            "sentence": tag["sentence"],
             "doc": tag["doc"], "outcome": "error", "pytest_outcome": "", "reason": "",
             "duration": 0.0, "verdict": None, "figures": []})
         rec["duration"] += report.duration
@@ -125,10 +122,6 @@ class ReportWriter:
         if not self.records:
             return
         claims = list(self.records.values())
-        for rec in claims:
-            rec["claim"] = ((rec["verdict"] or {}).get("claim", "").split()[0:1] or
-                            _CLAIM_ID.findall(rec["doc"])[:1] or [""])[0]
-            rec["sentence"] = CLAIMS.get(rec["claim"], ("", ""))[1]
         order = list(CLAIMS)
         claims.sort(key=lambda r: (order.index(r["claim"]) if r["claim"] in order
                                    else len(order), r["nodeid"]))

@@ -10,9 +10,8 @@ import os
 import time
 
 from lowent.cache import Cache
+from lowent.claims import RUN_SETS
 from lowent.config import ModelSpec
-
-from fixtures.runs import needs_runs
 
 pytest_plugins = ["fixtures.runs"]
 
@@ -30,19 +29,21 @@ def store(self, run, device):
 Cache.store = store
 
 
-@needs_runs("ffn_sparsity")
 def _specs(profile):
     return {i: profile.run(ModelSpec(d_model=8, layers=1), seeds=(i,), epochs=1)
             for i in range(6)}
+
+
+RUN_SETS["depth4"] = _specs  # S1's run set, made cheap
 '''
 
 TESTS = '''
 import pytest
 
 
-@pytest.mark.ffn_sparsity
-def test_the_only_claim(claim_runs):
-    assert len(claim_runs) == 6
+@pytest.mark.claim("S1")
+def test_the_only_claim(runs):
+    assert len(runs) == 6
 
 
 @pytest.mark.parametrize("i", range(8))
@@ -57,7 +58,7 @@ def test_a_lone_claim_test_still_has_every_worker_train(pytester, tmp_path, monk
     monkeypatch.setenv("LOWENT_TEST_TRAINED", str(trained))
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile(test_fake=TESTS)
-    pytester.makeini("[pytest]\nmarkers =\n    ffn_sparsity: S1\n")
+    pytester.makeini("[pytest]\naddopts = --strict-markers\n")
 
     pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider").assert_outcomes(passed=9)
     rows = [line.split() for line in trained.read_text().splitlines()]

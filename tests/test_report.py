@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from lowent import compare, report, stats
+from lowent.claims import CLAIMS
 
 FAKE_CLAIMS = '''
 import numpy as np
@@ -17,13 +18,10 @@ import pytest
 
 from lowent import stats
 
-pytestmark = pytest.mark.ffn_sparsity
-
-
 def _verdict(claim, shift):
     x = np.linspace(0.1, 0.2, 5) + shift
-    return stats.conjunction([stats.one_sample(x, 0.0, "greater"),
-                              stats.trend([x, x + 1, x + 2], "increasing")],
+    return stats.conjunction({"above 0": stats.one_sample(x, 0.0, "greater"),
+                              "increasing": stats.trend([x, x + 1, x + 2], "increasing")},
                              claim=claim, statement="a fake claim", paper="paper: 40%",
                              ours=f"ours: {x.mean():.3f}")
 
@@ -42,6 +40,7 @@ def _figures(record_figure):
                    "marks": [{"x": [1], "label": "loss spike"}, {"x": [2], "label": "jump"}]})
 
 
+@pytest.mark.claim("S1")
 def test_holds(record_verdict, record_figure):
     """S1. "larger models activate a lower proportion of neurons" (fake)"""
     _figures(record_figure)
@@ -49,6 +48,7 @@ def test_holds(record_verdict, record_figure):
     assert v.passed
 
 
+@pytest.mark.claim("S1 figures")
 @pytest.mark.xfail(strict=True, reason="measured: 12% vs 40%")
 def test_does_not_reproduce(record_verdict):
     """S1 (figures). "more than 40%" (fake)"""
@@ -56,6 +56,7 @@ def test_does_not_reproduce(record_verdict):
     assert v.passed
 
 
+@pytest.mark.claim("S2")
 @pytest.mark.skip(reason="not built")
 def test_skipped():
     """S2. skipped (fake)"""
@@ -66,6 +67,7 @@ def broken():
     raise RuntimeError("no runs")
 
 
+@pytest.mark.claim("S3")
 def test_error(broken):
     """S3. errors in setup (fake)"""
 '''
@@ -117,8 +119,8 @@ def parse(text: str) -> _Page:
 
 def fake_results(shift=0.0, outcome_of_first="holds"):
     x = np.linspace(3.5, 3.6, 10) + shift
-    v = stats.conjunction([stats.one_sample(x, 3.61, "less"), stats.trend([x, x - 1, x - 2],
-                                                                           "decreasing")],
+    v = stats.conjunction({"below": stats.one_sample(x, 3.61, "less"),
+                           "decreasing": stats.trend([x, x - 1, x - 2], "decreasing")},
                           claim="L1", statement="H < H(p_tgt)", paper="below", ours="3.55")
     rec = {"nodeid": "claims/test_low_entropy.py::test_l1", "claim": "L1",
            "marker": "low_entropy", "sentence": "Larger Transformers end below",
@@ -168,7 +170,7 @@ class TestPage:
 def _run_fake_suite(pytester, *args):
     pytester.makepyfile(test_fake_claims=FAKE_CLAIMS,
                         test_other="def test_not_a_claim_is_not_reported():\n    pass\n")
-    pytester.makeini("[pytest]\nmarkers =\n    ffn_sparsity: S1\n")
+    pytester.makeini("[pytest]\naddopts = --strict-markers\n")  # markers come from the registry
     pytester.makeconftest('pytest_plugins = ["fixtures.runs", "reports.plugin"]\n')
     return pytester.runpytest_subprocess("--lowent-profile=quick", *args)
 
@@ -197,14 +199,18 @@ class TestPlugin:
         assert by_test["test_holds"]["claim"] == "S1" and len(by_test["test_holds"]["figures"]) == 3
         assert by_test["test_does_not_reproduce"]["outcome"] == "does not reproduce"
         assert by_test["test_does_not_reproduce"]["reason"] == "measured: 12% vs 40%"
-        assert by_test["test_does_not_reproduce"]["claim"] == "S1"
+        assert by_test["test_does_not_reproduce"]["claim"] == "S1 figures"
+        assert by_test["test_error"]["claim"] == "S3"
+        assert by_test["test_error"]["marker"] == "optimizers"
+        assert by_test["test_holds"]["sentence"] == CLAIMS["S1"].sentence
         assert by_test["test_skipped"]["outcome"] == "skipped"
         assert by_test["test_error"]["outcome"] == "error"
         assert "no runs" in by_test["test_error"]["reason"]
         assert a["environment"]["profile"] == "quick" and a["environment"]["PyTorch"]
         page = parse(out2.read_text())
         assert page.external == [] and len(page.images) == 3
-        assert [r[3] for r in page.rows[1:]] == ["does not reproduce", "holds", "skipped", "error"]
+        # registry order: S1, S1 figures, S2, S3
+        assert [r[3] for r in page.rows[1:]] == ["holds", "does not reproduce", "skipped", "error"]
 
     def test_none_writes_nothing(self, pytester):
         r = _run_fake_suite(pytester, "--lowent-report=none")

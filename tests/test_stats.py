@@ -1,5 +1,5 @@
 """Statistical procedures: false-positive rate on simulated null data at most alpha (plus
-Monte Carlo error), power on simulated effects, and the Verdict record."""
+Monte Carlo error), power on simulated effects, and the Result and Verdict records."""
 import math
 
 import numpy as np
@@ -80,15 +80,16 @@ def test_pearson_false_positive_rate():
 
 def test_holm_keeps_the_family_wise_error_rate():
     def family(rng):
-        vs = stats.holm([stats.one_sample(rng.normal(size=SEEDS), 0.0, "less") for _ in range(4)])
-        return vs[0].replace(passed=any(v.passed for v in vs))
+        vs = stats.holm({i: stats.one_sample(rng.normal(size=SEEDS), 0.0, "less")
+                         for i in range(4)})
+        return min(vs.values(), key=lambda r: r.p_value)  # passes iff any test of the family does
 
     assert rejection_rate(family, N_SIM, seed=6) <= MC_BOUND
 
 
 def test_holm_adjusts_step_down():
     vs = [stats.one_sample(np.array([0.1, 0.2, 0.15, 0.12]) - s, 0.0, "less") for s in (0, 1, 2)]
-    adj = stats.holm(vs)
+    adj = stats.holm(dict(enumerate(vs))).values()
     p = sorted(v.p_value for v in vs)
     expected = sorted([min(1, 3 * p[0]), min(1, max(3 * p[0], 2 * p[1])),
                        min(1, max(3 * p[0], 2 * p[1], p[2]))])
@@ -116,13 +117,13 @@ def test_equivalence_power_when_truly_equal():
     assert power >= 0.95
 
 
-def test_verdict_record_and_degenerate_inputs():
+def test_result_record_and_degenerate_inputs():
     v = stats.one_sample([3.5, 3.52, 3.49, 3.51], 3.61, "less")
     assert v.passed and v.n == 4 and v.effect == pytest.approx(-0.105)
-    assert v.ci[0] < v.effect < v.ci[1] < 0
-    d = v.replace(claim="L1", paper="below H(p_tgt)").to_dict()
-    assert d["claim"] == "L1" and d["data"]["x"] == [3.5, 3.52, 3.49, 3.51]
-    assert "holds" in str(v)
+    assert v.ci[0] < v.effect < v.ci[1] < 0 and v.confidence_interval() == v.ci
+    d = v.to_dict()
+    assert d["test"] == v.procedure and d["passed"] and d["data"]["x"] == [3.5, 3.52, 3.49, 3.51]
+    assert "passes" in str(v) and not hasattr(v, "claim")  # statistics only
     # zero variance: the answer is exact rather than nan
     assert stats.one_sample([1.0, 1.0, 1.0], 2.0, "less").passed
     assert not stats.one_sample([3.0, 3.0, 3.0], 2.0, "less").passed
@@ -141,25 +142,29 @@ def test_bootstrap_ci_is_reproducible_and_covers_the_mean():
 def test_conjunction_holds_only_when_every_holm_adjusted_test_passes():
     strong = stats.one_sample([3.40, 3.42, 3.41, 3.43, 3.39], 3.61, "less")
     weak = stats.one_sample([3.60, 3.615, 3.605, 3.62, 3.598], 3.61, "less")
-    both = stats.conjunction([strong, strong], claim="X", statement="s")
+    both = stats.conjunction({"a": strong, "b": strong}, claim="X", statement="s")
     assert both.passed and len(both.parts) == 2 and both.claim == "X"
-    mixed = stats.conjunction([strong, weak], claim="X", statement="s", paper="p", ours="o")
-    assert not mixed.passed
-    assert mixed.p_value == max(v.p_value for v in mixed.parts)
+    assert both.outcome == "holds"
+    mixed = stats.conjunction({"a": strong, "b": weak}, claim="X", statement="s", paper="p",
+                              ours="o")
+    assert not mixed.passed and mixed.outcome == "does not reproduce"
+    assert list(mixed.parts) == ["a", "b"]  # labels and order kept
+    assert mixed.weakest.p_value == max(v.p_value for v in mixed.parts.values())
+    assert mixed.parts["a"].p_value == min(1.0, 2 * strong.p_value)  # Holm: smallest p x 2
     d = mixed.to_dict()
-    assert d["paper"] == "p" and len(d["parts"]) == 2 and d["parts"][0]["data"]["x"]
+    assert d["paper"] == "p" and d["passed"] is False and d["p_value"] == mixed.weakest.p_value
+    assert [p["statement"] for p in d["parts"]] == ["a", "b"] and d["parts"][0]["data"]["x"]
     import json
 
     json.dumps(d)  # the report stores it as JSON
-    named = stats.conjunction([strong, weak], claim="X", statement="s", labels=["a", "b"])
-    assert [v.statement for v in named.parts] == ["a", "b"]
-    with pytest.raises(ValueError, match="labels"):
-        stats.conjunction([strong, weak], claim="X", statement="s", labels=["a"])
+    with pytest.raises(ValueError, match="empty"):
+        stats.conjunction({}, claim="X", statement="s")
 
 
-def test_verdict_dict_has_only_plain_python_types():
+def test_result_and_verdict_dicts_have_only_plain_python_types():
     v = stats.trend([np.arange(3.0) + i for i in range(3)], "increasing")
     d = v.to_dict()
+    d2 = stats.conjunction({"t": v}, claim="X", statement="s").to_dict()
 
     def plain(x):
         if isinstance(x, dict):
@@ -168,7 +173,7 @@ def test_verdict_dict_has_only_plain_python_types():
             return all(plain(y) for y in x)
         return x is None or type(x) in (str, int, float, bool)
 
-    assert plain(d)
+    assert plain(d) and plain(d2)
 
 
 def _correlated(rng, n, rho):

@@ -1,0 +1,108 @@
+"""The claims registry: every claim of the paper that the suite tests, declared once.
+
+Each family module of this package (``low_entropy``, ``ffn_bias``, ...) declares
+
+* ``CLAIMS``: its :class:`Claim` entries (id, marker, the paper's sentence and figure, the
+  name of the run set it reads);
+* ``RUN_SETS``: name -> builder, ``builder(profile) -> {key: RunSpec}``; every RunSpec is
+  made by ``profile.run(model, ...)`` (:meth:`lowent.profiles.Profile.run`);
+* the claim's family: a pure function of per-seed arrays returning its
+  :class:`lowent.stats.Verdict`.
+
+This module collects them (every module of the package that defines ``CLAIMS`` or
+``RUN_SETS``) into :data:`CLAIMS` and :data:`RUN_SETS`. The pytest plugin registers one
+marker per family marker from them, tags each test marked ``@pytest.mark.claim(id)`` with
+its family marker and the keyword :func:`keyword` of its id (``-m``, ``-k``), and trains the
+run sets of the selected claims; the report reads ids, markers and sentences from here.
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass
+from typing import Callable
+
+from lowent.config import SpecError
+from lowent.profiles import Profile
+
+PAPER = ("Ren & Liu, Revisiting Transformers through the Lens of Low Entropy and Dynamic "
+         "Sparsity, arXiv:2504.18929 (2025)")
+
+RunSetBuilder = Callable[[Profile], dict]  # profile -> {key: RunSpec}
+ORDER = "LFRSDE"  # the report's order of claim groups (SPEC 7); by id within a group
+
+
+@dataclass(frozen=True, kw_only=True)
+class Claim:
+    """One claim of the paper, as the suite tests it (SPEC 7; claims/README.md)."""
+
+    id: str  # e.g. "L1"; a second test of a claim's figures is "<id> figures"
+    marker: str  # the family marker, e.g. "low_entropy" (``pytest -m``)
+    sentence: str  # the claim, in SPEC 7's words
+    figure: str  # where the paper shows it, e.g. "Sec. 3.1, Fig. 2 left"
+    runs: str  # the name of the run set its test reads (a key of RUN_SETS)
+
+    @property
+    def keyword(self) -> str:
+        return keyword(self.id)
+
+
+def keyword(claim_id: str) -> str:
+    """The ``-k`` keyword of a claim id: spaces become underscores ("R1 figures" ->
+    "R1_figures")."""
+    return claim_id.replace(" ", "_")
+
+
+def _collect() -> tuple[dict[str, Claim], dict[str, RunSetBuilder]]:
+    claims: dict[str, Claim] = {}
+    run_sets: dict[str, RunSetBuilder] = {}
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        for name, builder in getattr(module, "RUN_SETS", {}).items():
+            if name in run_sets:
+                raise SpecError(f"run set {name!r} is registered twice (again in {module.__name__})")
+            run_sets[name] = builder
+        for claim in getattr(module, "CLAIMS", ()):
+            if claim.id in claims:
+                raise SpecError(f"claim {claim.id!r} is declared twice (again in {module.__name__})")
+            claims[claim.id] = claim
+    validate(claims, run_sets)
+    group = {c: i for i, c in enumerate(ORDER)}
+    ordered = sorted(claims.values(), key=lambda c: (group.get(c.id[:1], len(group)), c.id))
+    return {c.id: c for c in ordered}, run_sets
+
+
+def validate(claims: dict[str, Claim], run_sets: dict[str, RunSetBuilder]) -> None:
+    """Raise SpecError (one line) when a claim reads a run set nobody registers."""
+    for claim in claims.values():
+        if claim.runs not in run_sets:
+            raise SpecError(f"claim {claim.id} reads run set {claim.runs!r}, which no module of "
+                            f"lowent.claims registers in RUN_SETS (registered: "
+                            f"{', '.join(sorted(run_sets))})")
+
+
+CLAIMS, RUN_SETS = _collect()
+
+
+def get_claim(claim_id: str) -> Claim:
+    """The registry entry of `claim_id`; a one-line error naming the known ids otherwise."""
+    if claim_id not in CLAIMS:
+        raise SpecError(f"unknown claim {claim_id!r}; the registry (lowent.claims) declares "
+                        f"{', '.join(CLAIMS)}")
+    return CLAIMS[claim_id]
+
+
+def run_specs(claim_id: str, profile: Profile) -> dict:
+    """{key: RunSpec} of the run set `claim_id` reads, under `profile`."""
+    return RUN_SETS[get_claim(claim_id).runs](profile)
+
+
+def markers() -> dict[str, list[str]]:
+    """Family marker -> the ids of its claims, in registry order."""
+    out: dict[str, list[str]] = {}
+    for claim in CLAIMS.values():
+        out.setdefault(claim.marker, []).append(claim.id)
+    return out
+
+
+__all__ = ["CLAIMS", "RUN_SETS", "Claim", "get_claim", "keyword", "markers", "run_specs"]

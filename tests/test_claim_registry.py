@@ -1,0 +1,87 @@
+"""The claims registry (lowent.claims) and what pytest derives from it: markers, -m/-k
+selection by claim id, a clear error for an unknown claim or an unregistered run set."""
+import pytest
+
+from lowent.claims import CLAIMS, RUN_SETS, Claim, get_claim, keyword, markers, validate
+from lowent.config import SpecError
+from lowent.profiles import get_profile
+
+FAKE = '''
+import pytest
+
+
+@pytest.mark.claim("R1")
+def test_trend():
+    pass
+
+
+@pytest.mark.claim("R1 figures")
+def test_figures():
+    pass
+
+
+@pytest.mark.claim("L1")
+def test_low():
+    pass
+
+
+def test_not_a_claim():
+    pass
+'''
+
+
+def test_every_claim_is_declared_once_with_a_registered_run_set():
+    assert list(CLAIMS) == ["L1", "L2", "L3", "F1", "F2", "R1", "R1 figures", "S1",
+                            "S1 figures", "S2", "S3", "S4", "E1"]  # D1 is not built
+    quick = get_profile("quick")
+    for claim in CLAIMS.values():
+        assert claim.sentence and claim.figure and claim.marker.isidentifier()
+        specs = RUN_SETS[claim.runs](quick)
+        assert specs and all(s.seeds == quick.seeds for s in specs.values())
+    assert markers()["low_entropy"] == ["L1", "L2", "L3"]
+    assert keyword("R1 figures") == CLAIMS["R1 figures"].keyword == "R1_figures"
+
+
+def test_unknown_claim_and_unregistered_run_set_are_one_line_errors():
+    with pytest.raises(SpecError, match=r"unknown claim 'L9'; .* declares L1, L2"):
+        get_claim("L9")
+    claim = Claim(id="X1", marker="x", sentence="s", figure="f", runs="nowhere")
+    with pytest.raises(SpecError, match="claim X1 reads run set 'nowhere', which no module"):
+        validate({"X1": claim}, RUN_SETS)
+
+
+def _suite(pytester, tests=FAKE):
+    pytester.makepyfile(test_fake=tests)
+    pytester.makeini("[pytest]\naddopts = --strict-markers -p no:cacheprovider\n")
+    pytester.makeconftest('pytest_plugins = ["fixtures.runs"]\n')
+
+
+def _selected(pytester, *args) -> list[str]:
+    res = pytester.runpytest_subprocess("--collect-only", "-q", *args)
+    return [line.split("::")[-1] for line in res.outlines if "::" in line]
+
+
+def test_markers_come_from_the_registry_and_select_by_id(pytester):
+    _suite(pytester)
+    out = pytester.runpytest_subprocess("--markers").stdout.str()
+    assert "@pytest.mark.claim(id)" in out
+    assert "@pytest.mark.residual_paths: claims R1, R1 figures" in out
+    assert _selected(pytester, "-k", "L1") == ["test_low"]
+    assert _selected(pytester, "-k", "R1_figures") == ["test_figures"]
+    assert _selected(pytester, "-k", "R1 and not R1_figures") == ["test_trend"]
+    assert _selected(pytester, "-m", "residual_paths") == ["test_trend", "test_figures"]
+    assert _selected(pytester, "-m", "low_entropy") == ["test_low"]
+
+
+@pytest.mark.parametrize("tests, line", [
+    ('@__import__("pytest").mark.claim("L9")\ndef test_x():\n    pass\n',  # a collection error
+     "test_fake.py::test_x: unknown claim 'L9'; the registry (lowent.claims) declares L1, *"),
+    ("def test_x(runs):\n    pass\n",  # an error in setup
+     "*test_x asks for `runs` but names no claim: mark it @pytest.mark.claim(id)"),
+])
+def test_an_unknown_claim_or_a_test_without_one_is_a_one_line_error(pytester, tests, line):
+    _suite(pytester, tests)
+    res = pytester.runpytest_subprocess()
+    res.assert_outcomes(errors=1)
+    res.stdout.fnmatch_lines([line])
+    assert "Traceback" not in res.stdout.str()
