@@ -45,12 +45,26 @@ class TestEngineIsFaithfulWithDropout:
     @claim("E1", does_not_reproduce=E1_DROPOUT_FIGURES)
     def test_trie_and_per_sample_batches_end_at_the_same_entropy_and_kl(
             self, runs, record_verdict, record_figure):
-        """E1 (dropout 0.1). "statistically indistinguishable final H, KL with dropout 0.1":
-        with dropout the trie draws one mask per context node instead of one per sample;
-        the final entropy and KL must not move by more than 0.01 nats."""
-        H = {k: summary(r, "entropy", E1_WINDOW) for k, r in runs.items()}
-        KL = {k: summary(r, "kl", E1_WINDOW) for k, r in runs.items()}
-        record_figure(figures.epoch_curves(runs, "entropy", "Trie vs per-sample batches, "
+        """E1 (dropout 0.1, trie). "statistically indistinguishable final H, KL with dropout
+        0.1": with dropout the trie draws one mask per context node instead of one per
+        sample; the final entropy and KL must not move by more than 0.01 nats."""
+        self.check(runs, "trie", record_verdict, record_figure)
+
+    @claim("E1")
+    def test_faithful_and_per_sample_batches_end_at_the_same_entropy_and_kl(
+            self, runs, record_verdict, record_figure):
+        """E1 (dropout 0.1, faithful). "statistically indistinguishable final H, KL with
+        dropout 0.1": the faithful layout shares the work before a sample's first dropout and
+        gives every sample its own masks after it; the final entropy and KL must not move by
+        more than 0.01 nats."""
+        self.check(runs, "faithful", record_verdict, record_figure)
+
+    @staticmethod
+    def check(runs, fast, record_verdict, record_figure):
+        pair = {k: runs[k] for k in (fast, "per_sample")}
+        H = {k: summary(r, "entropy", E1_WINDOW) for k, r in pair.items()}
+        KL = {k: summary(r, "kl", E1_WINDOW) for k, r in pair.items()}
+        record_figure(figures.epoch_curves(pair, "entropy", f"{fast} vs per-sample batches, "
                                            "d = 16, L = 1, dropout 0.1"))
-        v = record_verdict(e1_family(H, KL))
+        v = record_verdict(e1_family(H, KL, fast))
         assert v.passed, str(v)

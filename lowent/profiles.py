@@ -27,6 +27,9 @@ class Profile:
     log_every: int = 8  # steps between dead-neuron probes of the dynamics runs (SPEC 6: k)
     sizes: tuple[int, ...] = SIZES  # d of size sweeps
     layout: str = "faithful"  # training layout of the claims' runs (lowent.contexts)
+    # Claims whose verdict under this profile's layout was shown equal to faithful training's
+    # (claims/CALIBRATION.md); the report marks the others as approximate.
+    calibrated: frozenset[str] = frozenset()
 
     def run(self, model: ModelSpec, target: str = "base", seeds: tuple[int, ...] | None = None,
             **train) -> RunSpec:

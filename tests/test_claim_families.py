@@ -141,11 +141,13 @@ def test_s4():
     check(planted, none, "S4")
 
 
-def test_e1():
-    check(e1_family({"trie": seeds(3.7, 0.002, 0), "per_sample": seeds(3.7, 0.002, 1)},
-                    {"trie": seeds(0.08, 0.002, 2), "per_sample": seeds(0.08, 0.002, 3)}),
-          e1_family({"trie": seeds(3.72, 0.02, 0), "per_sample": seeds(3.67, 0.015, 1)},
-                    {"trie": seeds(0.09, 0.01, 2), "per_sample": seeds(0.057, 0.01, 3)}), "E1")
+@pytest.mark.parametrize("fast", ["trie", "faithful"])
+def test_e1(fast):
+    check(e1_family({fast: seeds(3.7, 0.002, 0), "per_sample": seeds(3.7, 0.002, 1)},
+                    {fast: seeds(0.08, 0.002, 2), "per_sample": seeds(0.08, 0.002, 3)}, fast),
+          e1_family({fast: seeds(3.72, 0.02, 0), "per_sample": seeds(3.67, 0.015, 1)},
+                    {fast: seeds(0.09, 0.01, 2), "per_sample": seeds(0.057, 0.01, 3)}, fast),
+          "E1")
 
 
 @pytest.mark.parametrize("family", [l1_family, f1_family])

@@ -97,6 +97,26 @@ def run_specs(claim_id: str, profile: Profile) -> dict:
     return RUN_SETS[get_claim(claim_id).runs](profile)
 
 
+APPROXIMATE = "approximate dropout; not calibrated against faithful training"
+
+
+def engine_note(claim_id: str, profile: Profile) -> str:
+    """How the runs behind `claim_id`'s verdict were trained, for the report and the terminal:
+    "faithful" (per-sample dropout masks, the paper's loop in distribution), the trie with a
+    recorded calibration against faithful training, or the trie marked approximate. Runs
+    without dropout are exact on any layout. E1 compares the layouts themselves."""
+    claim = get_claim(claim_id)
+    layouts = sorted({s.train.layout for s in run_specs(claim_id, profile).values()
+                      if s.model.dropout > 0})
+    if claim.marker == "engine":
+        return "compares the layouts " + ", ".join(layouts)
+    if not set(layouts) & {"trie", "dedup"}:
+        return "faithful"
+    if claim_id in profile.calibrated:
+        return "trie; calibrated: same verdict as faithful training (claims/CALIBRATION.md)"
+    return f"trie: {APPROXIMATE}"
+
+
 def markers() -> dict[str, list[str]]:
     """Family marker -> the ids of its claims, in registry order."""
     out: dict[str, list[str]] = {}
@@ -105,4 +125,5 @@ def markers() -> dict[str, list[str]]:
     return out
 
 
-__all__ = ["CLAIMS", "RUN_SETS", "Claim", "get_claim", "keyword", "markers", "run_specs"]
+__all__ = ["CLAIMS", "RUN_SETS", "Claim", "engine_note", "get_claim", "keyword", "markers",
+           "run_specs"]

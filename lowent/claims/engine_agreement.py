@@ -24,28 +24,33 @@ CLAIMS = (
 )
 
 
+FAST = ("trie", "faithful")  # the engine's layouts checked against the per-sample loop
+
+
 def layouts(profile: Profile) -> dict:
     """E1 runs: {layout: RunSpec} of the full Transformer, d = 16, L = 1, dropout 0.1,
-    trained on trie batches and on faithful per-sample batches (same seeds)."""
+    trained on trie batches, faithful batches and per-sample batches (same seeds)."""
     return {layout: profile.run(ModelSpec(d_model=16, layers=1), layout=layout, epochs=E1_EPOCHS)
-            for layout in ("trie", "per_sample")}
+            for layout in (*FAST, "per_sample")}
 
 
 RUN_SETS = {"layouts": layouts}
 
 
-def e1_family(H: Mapping[str, np.ndarray], KL: Mapping[str, np.ndarray]) -> Verdict:
-    """E1's verdict with dropout 0.1.
+def e1_family(H: Mapping[str, np.ndarray], KL: Mapping[str, np.ndarray],
+              fast: str = "trie") -> Verdict:
+    """E1's verdict with dropout 0.1 for one of the engine's layouts.
 
     Args:
-        H, KL: layout ("trie", "per_sample") -> [E] final entropy and KL.
+        H, KL: layout ("trie", "faithful", "per_sample") -> [E] final entropy and KL.
+        fast: the layout checked against "per_sample".
     """
     return conjunction(
-        {"final H within 0.01 nats": equivalence_two(H["trie"], H["per_sample"], MARGIN),
-         "final KL within 0.01 nats": equivalence_two(KL["trie"], KL["per_sample"], MARGIN)},
-        claim="E1", statement="d = 16, L = 1, dropout 0.1, 20 epochs: trie and per-sample "
+        {"final H within 0.01 nats": equivalence_two(H[fast], H["per_sample"], MARGIN),
+         "final KL within 0.01 nats": equivalence_two(KL[fast], KL["per_sample"], MARGIN)},
+        claim="E1", statement=f"d = 16, L = 1, dropout 0.1, 20 epochs: {fast} and per-sample "
                               "runs end within 0.01 nats in H and in KL (two-sample TOST)",
-        paper="the fast engine agrees with the faithful loop (SPEC 5, 7)",
-        ours="H trie {:.4f} / per-sample {:.4f}; KL {:.4f} / {:.4f} nats".format(
-            H["trie"].mean(), H["per_sample"].mean(), KL["trie"].mean(),
+        paper="the fast engine agrees with the per-sample loop (SETTING 5, 7)",
+        ours="H {} {:.4f} / per-sample {:.4f}; KL {:.4f} / {:.4f} nats".format(
+            fast, H[fast].mean(), H["per_sample"].mean(), KL[fast].mean(),
             KL["per_sample"].mean()))
