@@ -139,7 +139,8 @@ def environment(config, wall_s: float) -> dict:
     import torch
 
     import lowent
-    from fixtures.runs import profile_name  # noqa: I001 (the fixtures plugin)
+    from fixtures.runs import claims_device, profile_name  # noqa: I001 (the fixtures plugin)
+    from lowent.cache import device_tag
     from lowent.profiles import get_profile
 
     root = Path(str(config.rootpath))
@@ -155,8 +156,8 @@ def environment(config, wall_s: float) -> dict:
         "lowent": f"{lowent.__version__} ({commit or 'commit unknown'})",
         "PyTorch": torch.__version__, "Python": platform.python_version(),
         "NumPy": numpy.__version__, "platform": platform.platform(),
-        "device": "cpu (claim runs train on the CPU; "
-                  f"{os.cpu_count()} cores, {workers or 'no'} xdist workers)",
+        "device": f"{device_tag(claims_device(config))} (claim runs; {os.cpu_count()} CPU "
+                  f"cores, {workers or 'no'} xdist workers)",
         "profile": name,
         "seeds": f"{len(prof.seeds)} per configuration ({prof.seeds[0]}-{prof.seeds[-1]})",
         "epochs": prof.epochs,

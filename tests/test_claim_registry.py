@@ -85,3 +85,40 @@ def test_an_unknown_claim_or_a_test_without_one_is_a_one_line_error(pytester, te
     res.assert_outcomes(errors=1)
     res.stdout.fnmatch_lines([line])
     assert "Traceback" not in res.stdout.str()
+
+
+@pytest.mark.parametrize("args, env, ini, bad", [
+    (["--lowent-device", "tpu"], {}, "", "unknown device 'tpu'"),
+    ([], {"LOWENT_PROFILE": "fast"}, "", "unknown profile 'fast'"),
+    ([], {}, "lowent_device = gpu\n", "unknown device 'gpu'"),
+])
+def test_bad_settings_are_one_line_usage_errors(pytester, monkeypatch, args, env, ini, bad):
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    pytester.makepyfile(test_fake=FAKE)
+    pytester.makeini(f"[pytest]\naddopts = -p no:cacheprovider\n{ini}")
+    pytester.makeconftest('pytest_plugins = ["fixtures.runs"]\n')
+    res = pytester.runpytest_subprocess("--collect-only", "-q", *args)
+    assert res.ret == pytest.ExitCode.USAGE_ERROR
+    errors = [ln for ln in res.stderr.lines if ln.strip()]
+    assert len(errors) == 1 and bad in errors[0], errors
+
+
+def test_settings_come_from_option_then_environment_then_ini(pytester, monkeypatch):
+    monkeypatch.delenv("LOWENT_PROFILE", raising=False)
+    monkeypatch.delenv("LOWENT_CACHE", raising=False)
+    pytester.makepyfile(test_fake=FAKE)
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\nlowent_profile = paper\n"
+                     "lowent_cache = from-ini\nlowent_device = cpu\n")
+    pytester.makeconftest('pytest_plugins = ["fixtures.runs"]\n')
+    header = pytester.runpytest_subprocess("--collect-only", "-q", "-v").stdout.str()
+    assert "lowent profile: paper, device: cpu" in header and "from-ini" in header
+    monkeypatch.setenv("LOWENT_PROFILE", "quick")
+    assert "lowent profile: quick" in pytester.runpytest_subprocess(
+        "--collect-only", "-v").stdout.str()
+    assert "lowent profile: paper" in pytester.runpytest_subprocess(
+        "--collect-only", "-v", "--lowent-profile", "paper").stdout.str()
+    helptext = pytester.runpytest_subprocess("--help").stdout.str()
+    for name in ("--lowent-profile", "--lowent-cache", "--lowent-device", "lowent_device"):
+        assert name in helptext
+    assert "{auto,cpu,cuda}" in helptext and "{paper,quick}" in helptext

@@ -147,3 +147,20 @@ def test_cuda_training_matches_cpu_in_float64():
     spec = _spec(dict(variant="full"), (0, 1))
     cpu, gpu = Trainer(spec, "cpu").steps(0, 5), Trainer(spec, "cuda").steps(0, 5)
     np.testing.assert_allclose(cpu, gpu, rtol=0, atol=1e-9)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("layout", ["trie", "faithful"])
+def test_a_claims_runs_train_the_same_on_cuda_as_on_the_cpu_in_float64(layout):
+    """L1's runs (the size sweep of the quick profile), 30 steps each in float64 on both
+    devices: the same exact tables and per-step losses (dropout masks are drawn on the
+    device, so with dropout the comparison uses dropout 0)."""
+    from lowent.claims import run_specs
+    from lowent.profiles import get_profile
+
+    for spec in run_specs("L1", get_profile("quick")).values():
+        spec = spec.replace(model=spec.model.__class__(**{**spec.model.__dict__, "dropout": 0.0}),
+                            train=TrainSpec(dtype="float64", layout=layout, log_every=8))
+        cpu, gpu = train(spec, "cpu", steps=30), train(spec, "cuda", steps=30)
+        np.testing.assert_allclose(gpu.table, cpu.table, rtol=0, atol=1e-9)
+        np.testing.assert_allclose(gpu.per_step["loss"], cpu.per_step["loss"], rtol=0, atol=1e-9)
