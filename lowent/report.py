@@ -7,7 +7,8 @@ the page from a saved results.json. The results dict::
     {"environment": {name: value}, "claims": [record, ...]}
 
     record = {"nodeid", "claim" (its id in lowent.claims.CLAIMS, e.g. "L1", "R1 figures"),
-              "marker", "sentence" (the registry's, SPEC 7), "doc" (the test's docstring:
+              "marker", "sentence" (the registry's, SETTING 7), "engine" (how its runs were
+              trained: lowent.claims.engine_note), "doc" (the test's docstring:
               the paper's sentence), "outcome" (one of OUTCOMES),
               "pytest_outcome", "reason" (xfail/skip reason or error), "duration" (s),
               "verdict" (Verdict.to_dict() or None), "figures" ([figure, ...])}
@@ -151,7 +152,7 @@ def render(results: dict) -> str:
             f"<td><code>{_e(c.get('marker', ''))}</code></td><td>{_e(c.get('sentence', ''))}</td>"
             f"<td class='verdict' style='color:{colour}'>{_e(c['outcome'])}</td>"
             f"{_stat_cells(v or None)}<td>{_e(v.get('ours', ''))}</td>"
-            f"<td>{_e(v.get('paper', ''))}</td></tr>")
+            f"<td>{_e(v.get('paper', ''))}</td><td>{_e(c.get('engine', ''))}</td></tr>")
         figs = "".join(
             f"<figure><img alt='{_e(f.get('title', 'figure'))}' src='data:image/png;base64,"
             f"{base64.b64encode(figure_png(f)).decode()}'><figcaption>{_e(f.get('title', ''))}"
@@ -163,7 +164,8 @@ def render(results: dict) -> str:
             f"<span style='color:{colour}'>{_e(c['outcome'])}</span></h2>"
             f"<p><code>{_e(c['nodeid'])}</code> ({_num(c.get('duration'), '.1f')} s)</p>"
             f"<blockquote>{_e(c.get('doc', ''))}</blockquote>"
-            f"<p><b>Tested:</b> {_e(v.get('statement', ''))}</p>{reason}"
+            f"<p><b>Tested:</b> {_e(v.get('statement', ''))}</p>"
+            f"<p><b>Training:</b> {_e(c.get('engine') or '-')}</p>{reason}"
             f"{_parts_table(v)}<div class='figs'>{figs}</div></section>")
     summary = ", ".join(f"{n} {o}" for o, n in counts.items() if n)
     return _PAGE.format(
@@ -203,7 +205,7 @@ figure {{ margin: 0; }} figcaption {{ font-size: 0.8em; color: #57606a; }}
 <h2>Verdicts</h2>
 <table class="verdicts"><tr><th>claim</th><th>marker</th><th>claim sentence</th>
 <th>verdict</th><th>statistic</th><th>p-value</th><th>effect [CI]</th><th>ours</th>
-<th>paper</th></tr>{rows}</table>
+<th>paper</th><th>training</th></tr>{rows}</table>
 {sections}
 </body></html>
 """
