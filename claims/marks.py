@@ -10,7 +10,7 @@ def claim(claim_id: str, does_not_reproduce: str | None = None):
     Args:
         claim_id: the claim, e.g. "L1" or "R1 figures".
         does_not_reproduce: for a claim that does not reproduce, the measured figures: the
-            test is then a strict xfail with them as its reason (SPEC 7), so the suite stays
+            test is then a strict xfail with them as its reason (SETTING 7), so the suite stays
             green, the report shows them, and a version that makes the claim hold turns the
             run red.
     Returns:

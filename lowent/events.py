@@ -1,4 +1,4 @@
-"""Loss spikes and dead-neuron jumps in training logs (SPEC 6; claims S2-S4).
+"""Loss spikes and dead-neuron jumps in training logs (SETTING 6; claims S2-S4).
 
 Both detectors read one seed's log at a time and return event steps. Their thresholds are
 fixed here, before any claim run was looked at, and stated in the README:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 from lowent.config import ModelSpec, RunSpec, SpecError, TargetSpec, TrainSpec
 
-SIZES = (8, 16, 32, 64)  # d of the size sweeps (SPEC 3)
+SIZES = (8, 16, 32, 64)  # d of the size sweeps (SETTING 3)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -24,7 +24,7 @@ class Profile:
     seeds: tuple[int, ...]  # seeds per configuration
     epochs: int  # training epochs per run
     window: int  # epochs averaged at the end of a run (paper: the last 15)
-    log_every: int = 8  # steps between dead-neuron probes of the dynamics runs (SPEC 6: k)
+    log_every: int = 8  # steps between dead-neuron probes of the dynamics runs (SETTING 6: k)
     sizes: tuple[int, ...] = SIZES  # d of size sweeps
     layout: str = "faithful"  # training layout of the claims' runs (lowent.contexts)
     # Claims whose verdict under this profile's layout was shown equal to faithful training's

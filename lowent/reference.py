@@ -48,7 +48,7 @@ class RefBlock(nn.Module):
 
 
 class RefTransformer(nn.Module):
-    """Decoder-only Transformer of SPEC 3 on [B, T] token batches (not the routed variant)."""
+    """Decoder-only Transformer of SETTING 3 on [B, T] token batches (not the routed variant)."""
 
     def __init__(self, spec: ModelSpec, vocab: int, length: int):
         super().__init__()

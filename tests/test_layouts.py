@@ -32,7 +32,7 @@ def assert_layouts_agree(spec: RunSpec, seq_ids: np.ndarray, atol: float = 1e-10
 
 @pytest.mark.parametrize("kw", [kw for _, kw in MODEL_KINDS], ids=[i for i, _ in MODEL_KINDS])
 def test_trie_dedup_and_faithful_loss_and_gradients_equal_per_sample(kw):
-    """SPEC 5: on the same minibatch of 512, trie, dedup, faithful and per-sample layouts give
+    """SETTING 5: on the same minibatch of 512, trie, dedup, faithful and per-sample layouts give
     the same loss and gradients in float64 with dropout 0 (to 1e-10)."""
     spec = RunSpec(target=TargetSpec(), model=model_spec(kw, d=16, layers=2),
                    train=TrainSpec(dtype="float64"), seeds=(0, 1))

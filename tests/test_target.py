@@ -1,4 +1,4 @@
-"""The target of SPEC 1: exact entropies, supports, canonical order, reproducible data."""
+"""The target of SETTING 1: exact entropies, supports, canonical order, reproducible data."""
 import itertools
 import math
 

@@ -29,16 +29,16 @@ PAPER = ("Ren & Liu, Revisiting Transformers through the Lens of Low Entropy and
          "Sparsity, arXiv:2504.18929 (2025)")
 
 RunSetBuilder = Callable[[Profile], dict]  # profile -> {key: RunSpec}
-ORDER = "LFRSDE"  # the report's order of claim groups (SPEC 7); by id within a group
+ORDER = "LFRSDE"  # the report's order of claim groups (SETTING 7); by id within a group
 
 
 @dataclass(frozen=True, kw_only=True)
 class Claim:
-    """One claim of the paper, as the suite tests it (SPEC 7; claims/README.md)."""
+    """One claim of the paper, as the suite tests it (SETTING 7; claims/README.md)."""
 
     id: str  # e.g. "L1"; a second test of a claim's figures is "<id> figures"
     marker: str  # the family marker, e.g. "low_entropy" (``pytest -m``)
-    sentence: str  # the claim, in SPEC 7's words
+    sentence: str  # the claim, in SETTING 7's words
     figure: str  # where the paper shows it, e.g. "Sec. 3.1, Fig. 2 left"
     runs: str  # the name of the run set its test reads (a key of RUN_SETS)
 

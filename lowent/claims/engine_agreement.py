@@ -1,5 +1,5 @@
 """E1 (marker ``engine``): the fast engine computes what the faithful per-sample loop
-computes (SPEC 5, 7). The dropout-0 half is exact; the dropout-0.1 half is a two-sample
+computes (SETTING 5, 7). The dropout-0 half is exact; the dropout-0.1 half is a two-sample
 equivalence test (claims/README.md)."""
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ E1_EPOCHS = 20  # E1 checks the engine, not the paper's training length (claims/
 E1_WINDOW = 5  # epochs averaged at the end of the E1 runs
 
 CLAIMS = (
-    Claim(id="E1", marker="engine", runs="layouts", figure="SPEC 5, 7",
+    Claim(id="E1", marker="engine", runs="layouts", figure="SETTING 5, 7",
           sentence="The fast engine and the faithful per-sample loop agree: identical "
                    "trajectories with dropout 0; indistinguishable final H, KL with "
                    "dropout 0.1."),

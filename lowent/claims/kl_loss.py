@@ -14,7 +14,7 @@ from lowent.profiles import Profile
 from lowent.stats import Verdict, conjunction, lines_differ, pearson
 
 STRONG = 0.8  # "strong Pearson r": rho > 0.8 (claims/README.md)
-DEPTHS = (1, 2, 4)  # L of the configuration grid (SPEC 3)
+DEPTHS = (1, 2, 4)  # L of the configuration grid (SETTING 3)
 
 CLAIMS = (
     Claim(id="F2", marker="kl_loss", runs="variant_grid", figure="Sec. 3.2, Fig. 4 right",
