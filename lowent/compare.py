@@ -4,11 +4,12 @@
 
 * **flips**: claims whose verdict changed between "holds" and "does not reproduce", or that
   had a verdict in OLD and none in NEW (an error or a skip);
+* **errors**: claim tests that ended in an error in NEW (a crash is never a finding);
 * **shifts**: per-seed metrics whose distribution moved. Every array of per-seed numbers
   behind a claim's tests (``Verdict.data``) is compared between OLD and NEW with Welch's
   two-sided t-test; the p-values are Holm-corrected over all metrics compared, at alpha.
 
-It exits 1 when any claim flipped, else 0 (shifts alone are reported, not failed: a new
+It exits 1 when any claim flipped or errored, else 0 (shifts alone are reported, not failed: a new
 PyTorch may move a number without changing what the paper's sentence says).
 """
 from __future__ import annotations
@@ -72,7 +73,8 @@ def _welch_p(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def compare(old: dict, new: dict, alpha: float = ALPHA) -> dict:
-    """{"flips": [(nodeid, old outcome, new outcome)], "shifts": [Shift], "only_old": [...],
+    """{"flips": [(nodeid, old outcome, new outcome)], "errors": [(nodeid, reason)],
+    "shifts": [Shift], "only_old": [...],
     "only_new": [...]} between two results dicts."""
     a = {r["nodeid"]: r for r in old["claims"]}
     b = {r["nodeid"]: r for r in new["claims"]}
@@ -93,7 +95,8 @@ def compare(old: dict, new: dict, alpha: float = ALPHA) -> dict:
             adj[j] = running
         shifts = [Shift(name, float(x.mean()), float(y.mean()), float(q))
                   for (name, x, y), q in zip(pairs, adj) if q < alpha]
-    return {"flips": flips, "shifts": shifts, "compared": len(pairs),
+    errors = [(k, b[k].get("reason", "")) for k in b if b[k]["outcome"] == "error"]
+    return {"flips": flips, "errors": errors, "shifts": shifts, "compared": len(pairs),
             "only_old": sorted(set(a) - set(b)), "only_new": sorted(set(b) - set(a))}
 
 
@@ -106,6 +109,9 @@ def main(old_path: str, new_path: str, alpha: float = ALPHA) -> int:
     print(f"verdict flips: {len(res['flips'])}")
     for k, o, n in res["flips"]:
         print(f"  FLIP {k}: {o} -> {n}")
+    print(f"errors in NEW: {len(res['errors'])}")
+    for k, reason in res["errors"]:
+        print(f"  ERROR {k}: {reason}")
     print(f"metric shifts (Welch two-sided, Holm over {res['compared']} per-seed metrics, "
           f"alpha {alpha}): {len(res['shifts'])}")
     for s in res["shifts"]:
@@ -114,4 +120,4 @@ def main(old_path: str, new_path: str, alpha: float = ALPHA) -> int:
         print(f"  only in OLD: {k}")
     for k in res["only_new"]:
         print(f"  only in NEW: {k}")
-    return 1 if res["flips"] else 0
+    return 1 if res["flips"] or res["errors"] else 0

@@ -36,15 +36,16 @@ _COLOURS = {"holds": "#1a7f37", "does not reproduce": "#b35900", "error": "#cf22
 def outcome(pytest_outcome: str, verdict: dict | None) -> str:
     """The report's verdict for one claim test from its pytest outcome.
 
-    passed -> holds; xfailed (a strict xfail whose claim failed) -> does not reproduce;
-    failed with a recorded verdict -> what the verdict says (a failing verdict in a test
-    expected to hold, or a passing one in a strict xfail: either way the run is red);
-    failed without a verdict, or error -> error; skipped -> skipped.
+    passed -> holds; xfailed (a strict xfail whose claim failed) with a recorded verdict ->
+    does not reproduce; failed with a recorded verdict -> what the verdict says (a failing
+    verdict in a test expected to hold, or a passing one in a strict xfail: either way the run
+    is red); anything without a verdict (failed, error, or an xfail that never reached its
+    verdict) -> error; skipped -> skipped.
     """
     if pytest_outcome == "passed":
         return "holds"
     if pytest_outcome == "xfailed":
-        return "does not reproduce"
+        return "does not reproduce" if verdict is not None else "error"
     if pytest_outcome == "skipped":
         return "skipped"
     if pytest_outcome == "failed" and verdict is not None:

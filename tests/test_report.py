@@ -157,6 +157,7 @@ class TestPage:
     @pytest.mark.parametrize("pytest_outcome, verdict, expected", [
         ("passed", {"passed": True}, "holds"),
         ("xfailed", {"passed": False}, "does not reproduce"),
+        ("xfailed", None, "error"),  # an expected failure that never reached its verdict
         ("failed", {"passed": False}, "does not reproduce"),  # expected to hold; run is red
         ("failed", {"passed": True}, "holds"),  # a strict xfail that now holds; run is red
         ("failed", None, "error"),
@@ -255,6 +256,82 @@ def test_page_renders_in_a_headless_browser(tmp_path):
     assert [r[3] for r in parse(dom.stdout).rows[1:]] == ["holds", "error"]
 
 
+CRASHING_CLAIMS = '''
+import numpy as np
+import pytest
+
+from claims.marks import claim
+from lowent import stats
+
+
+@pytest.fixture
+def broken():
+    raise RuntimeError("the cache is a file")
+
+
+@claim("L1", does_not_reproduce="d = 64 does not end below H(p_tgt)")
+def test_fixture_raises(broken):
+    """L1. fake"""
+
+
+@claim("L2", does_not_reproduce="RNNs end above H(p_tgt)")
+def test_nan_data(record_verdict):
+    """L2. fake"""
+    x = np.array([0.1, np.nan, 0.2])
+    v = record_verdict(stats.conjunction({"below": stats.one_sample(x, 0.5, "less")},
+                                         claim="L2", statement="fake"))
+    assert v.passed
+
+
+@claim("S1", does_not_reproduce="fewer active")
+def test_nan_p_value(record_verdict):
+    """S1. fake: a family whose test returns a NaN p-value"""
+    nan = float("nan")
+    part = stats.Result(procedure="fake", statistic=nan, p_value=nan, alpha=0.05, n=3,
+                        effect=nan, effect_name="fake", ci=(nan, nan))
+    v = record_verdict(stats.Verdict(claim="S1", statement="fake", parts={"fake": part}))
+    assert v.passed
+
+
+@claim("L3", does_not_reproduce="the non-sparse entropy rises")
+def test_body_raises():
+    """L3. fake"""
+    raise KeyError("no such run")
+
+
+@claim("F1", does_not_reproduce="full ends at H(p_tgt)")
+def test_real_finding(record_verdict):
+    """F1. fake"""
+    x = np.linspace(0.1, 0.2, 5)
+    v = record_verdict(stats.conjunction({"below": stats.one_sample(x, 0.0, "less")},
+                                         claim="F1", statement="fake"))
+    assert v.passed
+'''
+
+
+def test_an_exception_in_a_claim_test_is_an_error_never_a_finding(pytester, monkeypatch):
+    """A strict xfail accepts only a failed assertion on the verdict: a raising fixture, NaN
+    data and an exception in the body are errors (terminal, results.json, exit code); the
+    genuine non-reproduction is still an xfail."""
+    from pathlib import Path
+
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[1]))  # claims.marks
+    pytester.makepyfile(test_crashing=CRASHING_CLAIMS)
+    pytester.makeini("[pytest]\naddopts = --strict-markers -p no:cacheprovider\n")
+    pytester.makeconftest('pytest_plugins = ["fixtures.runs", "reports.plugin"]\n')
+    out = pytester.path / "r.html"
+    res = pytester.runpytest_subprocess(f"--lowent-report={out}", "--lowent-profile=quick")
+    res.assert_outcomes(failed=3, errors=1, xfailed=1)
+    assert res.ret != 0
+    recs = {r["nodeid"].split("::")[-1]: r for r in json.loads(
+        out.with_name("results.json").read_text())["claims"]}
+    assert {k: r["outcome"] for k, r in recs.items()} == {
+        "test_fixture_raises": "error", "test_nan_data": "error", "test_nan_p_value": "error",
+        "test_body_raises": "error", "test_real_finding": "does not reproduce"}
+    assert "finite" in recs["test_nan_data"]["reason"]
+    assert "not a number" in recs["test_nan_p_value"]["reason"]
+
+
 class TestCompare:
     def _write(self, tmp_path, name, data):
         p = tmp_path / name
@@ -288,6 +365,14 @@ class TestCompare:
         names = compare._arrays(data["claims"][0])
         assert any(n.endswith("/ x2") for n in names)
         assert not any(n.endswith(("/ groups", "/ flags")) for n in names)
+
+    def test_an_error_in_new_exits_non_zero(self, tmp_path, capsys):
+        data = fake_results()
+        data["claims"][0].update(outcome="error", reason="RuntimeError: no runs")
+        a = self._write(tmp_path, "a.json", data)
+        assert compare.main(a, a) == 1
+        assert "ERROR claims/test_low_entropy.py::test_l1: RuntimeError: no runs" in (
+            capsys.readouterr().out)
 
     def test_noise_alone_is_not_a_shift(self, tmp_path):
         rng = np.random.default_rng(0)
