@@ -16,4 +16,4 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)
     torch.set_num_interop_threads(1)
 
-pytest_plugins = ["fixtures.runs", "reports.plugin", "pytester"]
+pytest_plugins = ["fixtures.claims", "pytester"]

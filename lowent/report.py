@@ -1,6 +1,6 @@
 """The claims report: one self-contained HTML page (and results.json) from recorded results.
 
-The pytest plugin (``reports/plugin.py``) gathers one record per claim test and hands the
+The pytest plugin (``lowent/plugin/report.py``) gathers one record per claim test and hands the
 results dict to :func:`write`; ``python -m lowent report results.json OUT.html`` rebuilds
 the page from a saved results.json. The results dict::
 

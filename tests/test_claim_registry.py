@@ -53,7 +53,6 @@ def test_unknown_claim_and_unregistered_run_set_are_one_line_errors():
 def _suite(pytester, tests=FAKE):
     pytester.makepyfile(test_fake=tests)
     pytester.makeini("[pytest]\naddopts = --strict-markers -p no:cacheprovider\n")
-    pytester.makeconftest('pytest_plugins = ["fixtures.runs"]\n')
 
 
 def _selected(pytester, *args) -> list[str]:
@@ -97,7 +96,6 @@ def test_bad_settings_are_one_line_usage_errors(pytester, monkeypatch, args, env
         monkeypatch.setenv(k, v)
     pytester.makepyfile(test_fake=FAKE)
     pytester.makeini(f"[pytest]\naddopts = -p no:cacheprovider\n{ini}")
-    pytester.makeconftest('pytest_plugins = ["fixtures.runs"]\n')
     res = pytester.runpytest_subprocess("--collect-only", "-q", *args)
     assert res.ret == pytest.ExitCode.USAGE_ERROR
     errors = [ln for ln in res.stderr.lines if ln.strip()]
@@ -110,7 +108,6 @@ def test_settings_come_from_option_then_environment_then_ini(pytester, monkeypat
     pytester.makepyfile(test_fake=FAKE)
     pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\nlowent_profile = paper\n"
                      "lowent_cache = from-ini\nlowent_device = cpu\n")
-    pytester.makeconftest('pytest_plugins = ["fixtures.runs"]\n')
     header = pytester.runpytest_subprocess("--collect-only", "-q", "-v").stdout.str()
     assert "lowent profile: paper, device: cpu" in header and "from-ini" in header
     monkeypatch.setenv("LOWENT_PROFILE", "quick")
@@ -122,3 +119,19 @@ def test_settings_come_from_option_then_environment_then_ini(pytester, monkeypat
     for name in ("--lowent-profile", "--lowent-cache", "--lowent-device", "lowent_device"):
         assert name in helptext
     assert "{auto,cpu,cuda}" in helptext and "{paper,quick}" in helptext
+
+
+def test_the_plugin_comes_by_entry_point_and_can_be_turned_off(pytester):
+    """lowent's plugin is the pytest11 entry point `lowent`: a project with no conftest gets
+    its options and claim markers; `-p no:lowent` removes them."""
+    from importlib.metadata import entry_points
+
+    assert [ep.value for ep in entry_points(group="pytest11") if ep.name == "lowent"] == [
+        "lowent.plugin"]
+    pytester.makepyfile(test_fake=FAKE)
+    assert "--lowent-device" in pytester.runpytest_subprocess("--help").stdout.str()
+    assert pytester.runpytest_subprocess("--collect-only", "-q", "-k", "L1").ret == 0
+    assert "--lowent-device" not in pytester.runpytest_subprocess(
+        "-p", "no:lowent", "--help").stdout.str()
+    off = pytester.runpytest_subprocess("-p", "no:lowent", "--strict-markers", "--collect-only")
+    assert off.ret != 0 and "'claim' not found in `markers`" in off.stdout.str()

@@ -13,8 +13,6 @@ from lowent.cache import Cache
 from lowent.claims import RUN_SETS
 from lowent.config import ModelSpec
 
-pytest_plugins = ["fixtures.runs"]
-
 _store = Cache.store
 
 

@@ -117,7 +117,7 @@ def parse(text: str) -> _Page:
     return p
 
 
-def fake_results(shift=0.0, outcome_of_first="holds"):
+def fake_results(shift=0.0, outcome_of_first="holds", error=True):
     x = np.linspace(3.5, 3.6, 10) + shift
     v = stats.conjunction({"below": stats.one_sample(x, 3.61, "less"),
                            "decreasing": stats.trend([x, x - 1, x - 2], "decreasing")},
@@ -131,7 +131,8 @@ def fake_results(shift=0.0, outcome_of_first="holds"):
                                                           "y": [3.5, 3.6]}]}]}
     err = {**rec, "nodeid": "claims/test_x.py::test_e", "claim": "S2", "outcome": "error",
            "verdict": None, "figures": [], "reason": "RuntimeError: boom"}
-    return {"environment": {"PyTorch": "2.13.0", "profile": "quick"}, "claims": [rec, err]}
+    return {"environment": {"PyTorch": "2.13.0", "profile": "quick"},
+            "claims": [rec, err] if error else [rec]}
 
 
 class TestPage:
@@ -172,7 +173,6 @@ def _run_fake_suite(pytester, *args):
     pytester.makepyfile(test_fake_claims=FAKE_CLAIMS,
                         test_other="def test_not_a_claim_is_not_reported():\n    pass\n")
     pytester.makeini("[pytest]\naddopts = --strict-markers -ra\n")  # markers come from the registry
-    pytester.makeconftest('pytest_plugins = ["fixtures.runs", "reports.plugin"]\n')
     return pytester.runpytest_subprocess("--lowent-profile=quick", *args)
 
 
@@ -318,7 +318,6 @@ def test_an_exception_in_a_claim_test_is_an_error_never_a_finding(pytester, monk
     monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[1]))  # claims.marks
     pytester.makepyfile(test_crashing=CRASHING_CLAIMS)
     pytester.makeini("[pytest]\naddopts = --strict-markers -p no:cacheprovider\n")
-    pytester.makeconftest('pytest_plugins = ["fixtures.runs", "reports.plugin"]\n')
     out = pytester.path / "r.html"
     res = pytester.runpytest_subprocess(f"--lowent-report={out}", "--lowent-profile=quick")
     res.assert_outcomes(failed=3, errors=1, xfailed=1)
@@ -339,7 +338,7 @@ class TestCompare:
         return str(p)
 
     def test_identical_reports_have_no_flip_and_no_shift(self, tmp_path, capsys):
-        a = self._write(tmp_path, "a.json", fake_results())
+        a = self._write(tmp_path, "a.json", fake_results(error=False))
         assert compare.main(a, a) == 0
         out = capsys.readouterr().out
         assert "verdict flips: 0" in out and "): 0" in out
@@ -355,7 +354,7 @@ class TestCompare:
 
     def test_labels_in_a_verdict_are_not_metrics(self, tmp_path, capsys):
         """An F-test's verdict carries its group labels; compare skips them."""
-        data = fake_results()
+        data = fake_results(error=False)
         x = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]
         data["claims"][0]["verdict"]["parts"][0]["data"]["groups"] = ["a", "a", "a", "b", "b", "b"]
         data["claims"][0]["verdict"]["parts"][0]["data"]["flags"] = [True, False]
@@ -383,7 +382,7 @@ class TestCompare:
         assert compare.compare(old, new)["shifts"] == []
 
     def test_cli_and_bad_files(self, tmp_path):
-        a = self._write(tmp_path, "a.json", fake_results())
+        a = self._write(tmp_path, "a.json", fake_results(error=False))
         junk = self._write(tmp_path, "junk.json", {"something": 1})
         run = lambda *x: subprocess.run([sys.executable, "-m", "lowent", *x],  # noqa: E731
                                         capture_output=True, text=True, timeout=120)

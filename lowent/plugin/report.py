@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.runs import claim_of, profile_name
+from lowent.plugin.runs import claim_of, claims_device, profile_name
 from lowent.claims import CLAIMS, engine_note
 from lowent.profiles import get_profile
 from lowent.report import outcome, write
@@ -165,7 +165,6 @@ def environment(config, wall_s: float) -> dict:
     import torch
 
     import lowent
-    from fixtures.runs import claims_device, profile_name  # noqa: I001 (the fixtures plugin)
     from lowent.cache import device_tag
     from lowent.profiles import get_profile
 
