@@ -86,6 +86,30 @@ def forward_flops(spec: ModelSpec, positions: int, ancestors: float, vocab: int,
     return total
 
 
+STEP_OVERHEAD_S = 1e-3  # per optimizer step and per probe, for estimates (one thread)
+EFFECTIVE_FLOPS = 35e9  # float32 FLOP/s the engine reaches on one thread of this CPU (bench)
+
+
+def estimate_seconds(spec: RunSpec, vocab: int = 5, length: int = 5) -> float:
+    """Rough one-thread CPU seconds to train `spec` (all its seeds), for progress lines: its
+    steps, evaluations and probes at the engine's measured FLOP rate plus a fixed overhead
+    per pass. Not a measurement; `python -m lowent bench` measures."""
+    m, t = spec.model, spec.train
+    E, steps = len(spec.seeds), t.epochs * (spec.target.n_samples // t.batch_size)
+    rows = t.batch_size * length
+    if t.layout in ("trie", "dedup"):
+        flops = forward_flops(m, 80 if t.layout == "trie" else rows // 6, length, vocab)
+    elif t.layout == "faithful":
+        flops = forward_flops(m, rows, (length + 1) / 2, vocab, shared=80)
+    else:
+        flops = forward_flops(m, rows, (length + 1) / 2, vocab)
+    contexts = sum(vocab**k for k in range(length))
+    probe = forward_flops(m, contexts, length, vocab) / EFFECTIVE_FLOPS + STEP_OVERHEAD_S
+    passes = t.epochs + (steps // t.log_every if t.log_every else 0)
+    per_step = 3 * flops / EFFECTIVE_FLOPS + STEP_OVERHEAD_S
+    return E * steps * per_step + E * passes * probe * (2 if t.dtype == "float32" else 1)
+
+
 @dataclass
 class BenchRow:
     d: int

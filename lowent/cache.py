@@ -101,6 +101,12 @@ class Cache:
             raise ValueError(f"an entry holds one seed; got seeds {spec.seeds}")
         return self.root / entry_key(spec, device)
 
+    def has(self, spec: RunSpec, device="cpu") -> bool:
+        """Whether every seed of `spec` has a finished entry (not validated: a quick look for
+        progress lines; :meth:`get` validates)."""
+        return all((self.path(spec.replace(seeds=(s,)), device) / "manifest.json").exists()
+                   for s in spec.seeds)
+
     def load(self, spec: RunSpec, device="cpu") -> Run | None:
         """The stored run of a one-seed `spec`, None if absent; raises CorruptEntry if it is
         unusable."""

@@ -58,10 +58,19 @@ def test_a_lone_claim_test_still_has_every_worker_train(pytester, tmp_path, monk
     pytester.makepyfile(test_fake=TESTS)
     pytester.makeini("[pytest]\naddopts = --strict-markers\n")
 
-    pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider").assert_outcomes(passed=9)
+    res = pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider")
+    res.assert_outcomes(passed=9)
     rows = [line.split() for line in trained.read_text().splitlines()]
     assert sorted(int(seed) for _, seed in rows) == list(range(6))  # each run trained once
     assert len({pid for pid, _ in rows}) == 2  # by both workers
+    # progress lines from the workers reach the terminal (output is piped here): the plan
+    # once, then one line per run with k of N and the time left
+    out = res.stdout.lines
+    assert sum("lowent: 6 runs for the selected claims: 0 cached, 6 to train" in ln
+               for ln in out) == 1
+    done = [ln for ln in out if "lowent: [gw" in ln and "trained transformer/full d=8" in ln]
+    assert len(done) == 6 and all("runs ready, about" in ln for ln in done)
+    assert any("6 of 6 runs ready" in ln for ln in done)
 
     # -m selects the lone claim test: it goes to one worker, and both still train
     trained.unlink()
