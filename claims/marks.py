@@ -9,10 +9,10 @@ def claim(claim_id: str, does_not_reproduce: str | None = None):
 
     Args:
         claim_id: the claim, e.g. "L1" or "R1 figures".
-        does_not_reproduce: for a claim that does not reproduce, the measured figures: the
-            test is then a strict xfail with them as its reason (SETTING 7), so the suite stays
-            green, the report shows them, and a version that makes the claim hold turns the
-            run red.
+        does_not_reproduce: for a claim that does not reproduce, what is expected not to
+            hold: the test is then a strict xfail (SETTING 7), so the suite stays green and a
+            version that makes the claim hold turns the run red. The XFAIL line and the report
+            replace this text with the figures measured in the run.
     Returns:
         A decorator applying ``pytest.mark.claim(claim_id)`` (and the strict xfail).
     """

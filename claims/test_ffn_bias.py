@@ -8,16 +8,14 @@ from claims.marks import claim
 from lowent.claims.common import VARIANTS, summary
 from lowent.claims.ffn_bias import f1_family
 
-# Measured with the paper profile (10 seeds, 100 epochs, d = 64, L = 4, dropout 0.1,
-# torch 2.13.0 CPU); last-15-epoch means +- seed SD; H(p_tgt) = 3.6078 nats.
-F1_FIGURES = (
-    "does not reproduce: full ends at H(p_tgt), not below (3.6083 +- 0.0083, Holm p = 0.57) "
-    "and ffn_main only 0.004 below (3.6035 +- 0.0064, p = 0.064); attention_only is above "
-    "(3.6377 +- 0.0307, p = 0.02) and attention_main within 0.05 (3.6098) as claimed")
+# The registered expectation of a claim that does not reproduce (claims/CALIBRATION.md has
+# the figures behind it). A run's XFAIL line and report give that run's own figures.
+F1_EXPECTED = (
+    "expected not to reproduce: full and ffn_main end at H(p_tgt), not below it")
 
 
 class TestFFNDrivesTheBias:
-    @claim("F1", does_not_reproduce=F1_FIGURES)
+    @claim("F1", does_not_reproduce=F1_EXPECTED)
     def test_ffn_variants_end_below_the_target_and_attention_only_above(self, runs, profile,
                                                                         target_entropy,
                                                                         record_verdict,

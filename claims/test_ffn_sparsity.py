@@ -5,12 +5,11 @@ from claims import figures
 from claims.marks import claim
 from lowent.claims.ffn_sparsity import COUNT_EDGES, s1_family, s1_figures_family, sparsity
 
-# The paper profile's figures (10 seeds, 100 epochs, L = 4, dropout 0.1, torch 2.13.0, CPU):
-S1_FIGURES = (
-    "does not reproduce the paper's d = 8 and lowest-bin figures: d = 8 activates 21.9% of "
-    "its FFN neurons per input, not more than 40% (d = 16: 24.9%); at d = 64, 23.3% of "
-    "neurons are in the lowest count bin, not over 25% (p = 1); the d = 64 activity (16.5%, "
-    "about 15%) and dead fraction (7.0%, nearly 10%) match; the trends with d hold")
+# The registered expectation of a claim that does not reproduce (claims/CALIBRATION.md has
+# the figures behind it). A run's XFAIL line and report give that run's own figures.
+S1_EXPECTED = (
+    "expected not to reproduce: d = 8 activates far fewer than 40% of its neurons per input, "
+    "and fewer than 25% of d = 64's neurons are in the lowest count bin")
 
 
 def _by_d(runs, probes) -> tuple[dict, dict, dict]:
@@ -37,7 +36,7 @@ class TestLargerTransformersAreSparser:
         v = record_verdict(s1_family(activity, lowest, dead))
         assert v.passed, str(v)
 
-    @claim("S1 figures", does_not_reproduce=S1_FIGURES)
+    @claim("S1 figures", does_not_reproduce=S1_EXPECTED)
     def test_sparsity_figures_match_the_papers(self, runs, probes, record_verdict):
         """S1 (figures). "when [d = 64], over 25% of neurons have activation counts within
         [the lowest bin]. Meanwhile, nearly 10% of the neurons remain completely inactive ...

@@ -10,13 +10,11 @@ from claims.marks import claim
 from lowent.claims.residual_paths import r1_family, r1_figures_family, route_fractions
 from lowent.probes import ROUTE_BINS
 
-# Measured with the paper profile (10 seeds, 100 epochs, L = 4, dropout 0.1, torch 2.13.0 CPU).
-R1_FIGURES = (
-    "does not reproduce the paper's d = 64 figures: 39.3% of path weights are near 0 (not "
-    "more than half; p = 1) and 4.6% of residual weights near 1 (not nearly 30%); both "
-    "fractions do grow with d (d = 8, 16, 32, 64: near 0 6.1%, 8.2%, 14.1%, 39.3%; residual "
-    "near 1 0.0%, 0.0%, 0.0%, 4.6%); at d = 64 most residual weight sits at 0.8-0.97, below "
-    "the top bin")
+# The registered expectation of a claim that does not reproduce (claims/CALIBRATION.md has
+# the figures behind it). A run's XFAIL line and report give that run's own figures.
+R1_EXPECTED = (
+    "expected not to reproduce: at d = 64 fewer than half of the path weights are near 0, and "
+    "far fewer than 30% of the residual weights near 1")
 
 
 class TestLargerTransformersPreferTheResidualPath:
@@ -37,7 +35,7 @@ class TestLargerTransformersPreferTheResidualPath:
                                      {d: f[1] for d, f in fr.items()}))
         assert v.passed, str(v)
 
-    @claim("R1 figures", does_not_reproduce=R1_FIGURES)
+    @claim("R1 figures", does_not_reproduce=R1_EXPECTED)
     def test_d64_routing_fractions_match_the_papers_figures(self, runs, probes, record_verdict):
         """R1 (figures). "when [d = 64], more than half of the weights are assigned values close
         to 0 ... nearly 30% of the [residual] weight values are close to 1" (Sec. 4.1)"""

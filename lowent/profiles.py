@@ -49,7 +49,7 @@ PROFILES: dict[str, Profile] = {
     # so that every claim trains within CI time on 2 CPU cores; calibrated against paper in
     # claims/CALIBRATION.md.
     "quick": Profile(name="quick", seeds=tuple(range(5)), epochs=100, window=15, log_every=32,
-                     layout="trie"),
+                     layout="trie", calibrated=frozenset({"L1", "L2", "L3"})),
 }
 DEFAULT_PROFILE = "quick"
 
