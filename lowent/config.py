@@ -12,7 +12,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-# --- the controlled task (SPEC 1) -------------------------------------------------------
+# --- the controlled task (SETTING 1) -------------------------------------------------------
 VOCAB = 5  # characters 0..4
 LENGTH = 5  # sequence length T; 5**5 = 3125 sequences
 N_SAMPLES = 65_536  # training sequences sampled i.i.d. from p_tgt
@@ -47,7 +47,7 @@ def _choice(what: str, value, allowed) -> None:
 
 @dataclass(frozen=True, kw_only=True)
 class TargetSpec:
-    """The target distribution and the data set sampled from it (SPEC 1)."""
+    """The target distribution and the data set sampled from it (SETTING 1)."""
 
     probs: tuple[float, ...] = TARGETS["base"]  # probabilities of the chosen next characters
     vocab: int = VOCAB  # number of characters (the start symbol is extra, id = vocab)
@@ -80,7 +80,7 @@ class TargetSpec:
 
 @dataclass(frozen=True, kw_only=True)
 class ModelSpec:
-    """Architecture of one model; E seeds of it train at once (SPEC 3)."""
+    """Architecture of one model; E seeds of it train at once (SETTING 3)."""
 
     kind: str = "transformer"  # one of MODEL_KINDS
     variant: str = "full"  # Transformer only: one of VARIANTS
@@ -105,12 +105,12 @@ class ModelSpec:
             if self.heads < 1 or self.d_model % self.heads:
                 raise SpecError(f"d_model {self.d_model} is not divisible by {self.heads} heads")
         elif self.layers != 1:
-            raise SpecError(f"{self.kind} has one layer (SPEC 3), got layers={self.layers}")
+            raise SpecError(f"{self.kind} has one layer (SETTING 3), got layers={self.layers}")
 
 
 @dataclass(frozen=True, kw_only=True)
 class TrainSpec:
-    """Optimisation and bookkeeping of a run (SPEC 4)."""
+    """Optimisation and bookkeeping of a run (SETTING 4)."""
 
     optimizer: str = "adam"  # a key of lowent.optim.OPTIMIZERS
     epochs: int = EPOCHS  # passes over the data set

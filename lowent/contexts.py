@@ -2,7 +2,7 @@
 
 In a causal model the computation at position t depends only on the context x_<t, so a
 minibatch of sequences can be laid out four ways, all giving the same loss and gradients
-when dropout is 0 (SPEC 5):
+when dropout is 0 (SETTING 5):
 
 * ``per_sample``: 512 sequences x T positions, each position attends to its own past.
 * ``dedup``: the distinct sequences of the data set, each weighted by its count in the batch.

@@ -1,4 +1,4 @@
-"""The five optimizers of SPEC 4, by name.
+"""The five optimizers of SETTING 4, by name.
 
 All five are element-wise, so one optimizer over parameters stacked along a leading model
 axis is exactly E independent optimizers (no global-norm clipping anywhere).

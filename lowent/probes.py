@@ -1,4 +1,4 @@
-"""Neuron and routing probes over all possible inputs (SPEC 6).
+"""Neuron and routing probes over all possible inputs (SETTING 6).
 
 "All possible inputs" are the V^T sequences fed as ``# x1 .. x_{T-1}``: V^T * T token
 positions (15,625 for V = T = 5). A context of length t is shared by V^(T-t) of those

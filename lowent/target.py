@@ -1,4 +1,4 @@
-"""The controlled target distribution (SPEC 1), its exact tables and the sampled data set.
+"""The controlled target distribution (SETTING 1), its exact tables and the sampled data set.
 
 Contexts are ``#`` followed by 0..T-1 characters, in canonical order: by length, then
 lexicographically; the index of a context c of length t is (V^t - 1)/(V - 1) + its base-V

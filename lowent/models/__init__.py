@@ -21,7 +21,7 @@ def param_count(spec: ModelSpec, vocab: int = VOCAB) -> int:
 
 
 def matched_layers(rnn: ModelSpec, candidates=(1, 2, 4), vocab: int = VOCAB) -> int:
-    """Transformer depth L whose parameter count is closest to the RNN's (SPEC 3)."""
+    """Transformer depth L whose parameter count is closest to the RNN's (SETTING 3)."""
     target = param_count(rnn, vocab)
     return min(candidates, key=lambda L: abs(
         param_count(ModelSpec(kind="transformer", d_model=rnn.d_model, layers=L), vocab) - target))

@@ -1,4 +1,4 @@
-"""GRU and LSTM written with batched matmuls, E models stacked, over a Layout (SPEC 3).
+"""GRU and LSTM written with batched matmuls, E models stacked, over a Layout (SETTING 3).
 
 One layer, hidden size d, embedding size d, dropout on the RNN output, linear head. The
 recurrence runs level by level over the layout's depths: the hidden state of a position is

@@ -1,4 +1,4 @@
-"""Decoder-only Transformer over a :class:`~lowent.contexts.Layout`, E models stacked (SPEC 3).
+"""Decoder-only Transformer over a :class:`~lowent.contexts.Layout`, E models stacked (SETTING 3).
 
 Token embedding + sinusoidal position encoding of each position's depth; blocks are post-LN
 (``x = LN(x + Attn(x))``, ``x = LN(x + FFN(x))``) or, as an option, pre-LN with a final LN.
@@ -11,7 +11,7 @@ Variants: ``full``; ``attention_only`` (no FFN); ``attention_main`` (FFN only in
 block); ``ffn_main`` (attention only in the first block); ``routed`` (full, with the attention
 sub-layer replaced by a router over the residual path and the heads).
 
-Routed attention (SPEC 3, our reading of the lost Eq. 2): per token, ``w = softmax(W_r x + b_r)``
+Routed attention (SETTING 3, our reading of the lost Eq. 2): per token, ``w = softmax(W_r x + b_r)``
 gives H + 1 weights, w_0 for the residual and w_h for head h, and the sub-layer output is
 ``w_0 x + sum_h w_h head_h(x)``, head_h being that head's attention output through its slice
 of the output projection. The output projection of a routed block has no bias, so the router
