@@ -87,3 +87,43 @@ def test_a_lone_claim_test_still_has_every_worker_train(pytester, tmp_path, monk
     monkeypatch.setenv("LOWENT_CACHE", str(tmp_path / "cache3"))
     pytester.runpytest_subprocess("--collect-only", "-p", "no:cacheprovider")
     assert not trained.exists()
+
+
+RESUME_CONFTEST = '''
+import os
+
+from lowent.cache import DiskCheckpoints
+from lowent.claims import RUN_SETS
+from lowent.config import ModelSpec
+
+_save = DiskCheckpoints.save
+
+
+def save(self, state):
+    """With LOWENT_TEST_DIE set, the process dies right after its first checkpoint."""
+    _save(self, state)
+    if os.environ.get("LOWENT_TEST_DIE"):
+        os._exit(3)
+
+
+DiskCheckpoints.save = save
+RUN_SETS["depth4"] = lambda profile: {0: profile.run(ModelSpec(d_model=8, layers=1),
+                                                     seeds=(0, 1), epochs=7)}
+'''
+
+
+def test_a_killed_claims_run_resumes_and_says_from_which_epoch(pytester, tmp_path,
+                                                                 monkeypatch):
+    """The process dies after its run's first checkpoint (epoch 5 of 7); the same command
+    again resumes the run from there and its progress says so."""
+    monkeypatch.setenv("LOWENT_CACHE", str(tmp_path / "cache"))
+    pytester.makeconftest(RESUME_CONFTEST)
+    pytester.makepyfile(test_fake=TESTS.replace("len(runs) == 6", "len(runs) == 1"))
+    pytester.makeini("[pytest]\naddopts = --strict-markers -p no:cacheprovider\n")
+    monkeypatch.setenv("LOWENT_TEST_DIE", "1")
+    assert pytester.runpytest_subprocess("-m", "ffn_sparsity").ret == 3
+    monkeypatch.delenv("LOWENT_TEST_DIE")
+    res = pytester.runpytest_subprocess("-m", "ffn_sparsity")
+    res.assert_outcomes(passed=1)
+    assert any("lowent: resuming transformer d=8 L=1 seeds 0,1 from epoch 5 of 7" in ln
+               for ln in res.stdout.lines), res.stdout.str()
