@@ -1,16 +1,23 @@
 """Command line: ``python -m lowent train|bench|compare|report``.
 
-Bad input exits with status 2 and one line on stderr naming the bad value.
+A usage error (an unknown name, an impossible size, an option that does not apply) exits with
+status 2 and one line on stderr naming the bad value; a failure while running exits with 1
+and one line (the traceback with ``--debug``).
 """
 from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from pathlib import Path
 
-from lowent.config import SpecError
+from lowent import __version__
+from lowent.config import (DROPOUT, DTYPES, EPOCHS, LAYOUTS, MODEL_KINDS, NORMS, TARGETS,
+                           VARIANTS, SpecError)
 
 USAGE_ERROR = 2
+RUN_ERROR = 1
+DEVICES = ("cpu", "cuda")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -18,34 +25,52 @@ class _Parser(argparse.ArgumentParser):
         raise SpecError(message)
 
 
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default (and its choices, which argparse lists itself)."""
+
+
 def _parser() -> argparse.ArgumentParser:
+    from lowent.optim import OPTIMIZERS
+
     p = _Parser(prog="python -m lowent", description=__doc__.splitlines()[0])
+    p.add_argument("--version", action="version", version=f"lowent {__version__}")
+    p.add_argument("--debug", action="store_true", help="show the traceback of a failure")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    t = sub.add_parser("train", help="train one configuration for several seeds at once")
-    t.add_argument("--model", default="transformer", help="transformer, gru or lstm")
-    t.add_argument("--variant", default="full",
-                   help="full, attention_only, attention_main, ffn_main or routed")
-    t.add_argument("--d-model", type=int, default=64)
-    t.add_argument("--layers", type=int, default=None, help="Transformer blocks (default 4)")
-    t.add_argument("--norm", default="post", help="post (paper) or pre")
-    t.add_argument("--seeds", default="0-7", help="e.g. 0-7 or 0,2,5")
-    t.add_argument("--epochs", type=int, default=100)
-    t.add_argument("--optimizer", default="adam")
-    t.add_argument("--target", default="base", help="base, low or high")
-    t.add_argument("--layout", default="trie",
+    t = sub.add_parser("train", help="train one configuration for several seeds at once",
+                       formatter_class=_Help)
+    t.add_argument("--model", default="transformer", choices=MODEL_KINDS, help="model kind")
+    t.add_argument("--variant", default=None, choices=VARIANTS,
+                   help="Transformer variant (Transformer only; default full)")
+    t.add_argument("--d-model", type=int, default=64, help="embedding (and RNN hidden) size d")
+    t.add_argument("--layers", type=int, default=None,
+                   help="Transformer blocks (Transformer only; default 4)")
+    t.add_argument("--norm", default=None, choices=NORMS,
+                   help="LayerNorm placement (Transformer only; default post, the paper's)")
+    t.add_argument("--seeds", default="0-7", help="model seeds, e.g. 0-7 or 0,2,5")
+    t.add_argument("--epochs", type=int, default=EPOCHS, help="passes over the 65,536 sequences")
+    t.add_argument("--optimizer", default="adam", choices=tuple(OPTIMIZERS),
+                   help="optimizer (claims/SETTING.md section 4)")
+    t.add_argument("--target", default="base", choices=tuple(TARGETS),
+                   help="target distribution")
+    t.add_argument("--layout", default="trie", choices=LAYOUTS,
                    help="trie or dedup (fast; one dropout mask per node), per_sample (the "
                         "paper's loop) or faithful (per-sample masks, shared work before them)")
-    t.add_argument("--dropout", type=float, default=0.1)
-    t.add_argument("--dtype", default="float32")
-    t.add_argument("--log-every", type=int, default=0, help="probe dead neurons every k steps")
-    t.add_argument("--device", default="cpu")
-    t.add_argument("--out", required=True, help="directory for spec.json, trace.json, weights")
-    b = sub.add_parser("bench", help="engine vs the straightforward torch.nn loop")
+    t.add_argument("--dropout", type=float, default=DROPOUT, help="dropout probability")
+    t.add_argument("--dtype", default="float32", choices=DTYPES, help="training precision")
+    t.add_argument("--log-every", type=int, default=0,
+                   help="also log the loss and probe dead neurons every k steps (0: per epoch)")
+    t.add_argument("--device", default="cpu", choices=DEVICES, help="where to train")
+    t.add_argument("--out", required=True,
+                   help="directory for spec.json, trace.json, weights (and the checkpoint of "
+                        "an unfinished run)")
+    b = sub.add_parser("bench", help="engine vs the straightforward torch.nn loop",
+                       formatter_class=_Help)
     b.add_argument("--steps", type=int, default=16, help="optimizer steps timed per side")
-    b.add_argument("--device", default="cpu")
+    b.add_argument("--device", default="cpu", choices=DEVICES, help="where to time")
     b.add_argument("--json", default=None, help="also write the figures to this file")
-    c = sub.add_parser("compare", help="verdict flips and metric shifts between two "
-                                       "results.json (exit 1 on a flip)")
+    c = sub.add_parser("compare", help="verdict flips, errors and metric shifts between two "
+                                       "results.json (exit 1 on a flip or an error)",
+                       formatter_class=_Help)
     c.add_argument("old", help="results.json of the reference run (e.g. the last PyTorch)")
     c.add_argument("new", help="results.json of the run to check")
     c.add_argument("--alpha", type=float, default=0.05, help="level of the shift tests (Holm)")
@@ -70,18 +95,29 @@ def _train(a) -> int:
     from lowent.config import ModelSpec, RunSpec, TargetSpec, TrainSpec, parse_seeds
     from lowent.engine import resolve_device, train
 
+    if a.model != "transformer":
+        given = [f"--{n}" for n in ("variant", "layers", "norm") if getattr(a, n) is not None]
+        if given:
+            raise SpecError(f"{', '.join(given)} applies to the Transformer only, not {a.model}")
     layers = a.layers if a.layers is not None else (4 if a.model == "transformer" else 1)
     spec = RunSpec(target=TargetSpec.named(a.target),
-                   model=ModelSpec(kind=a.model, variant=a.variant, d_model=a.d_model,
-                                   layers=layers, dropout=a.dropout, norm=a.norm),
+                   model=ModelSpec(kind=a.model, variant=a.variant or "full",
+                                   d_model=a.d_model, layers=layers, dropout=a.dropout,
+                                   norm=a.norm or "post"),
                    train=TrainSpec(optimizer=a.optimizer, epochs=a.epochs, layout=a.layout,
                                    dtype=a.dtype, log_every=a.log_every),
                    seeds=parse_seeds(a.seeds))
     resolve_device(a.device)
     from lowent.cache import DiskCheckpoints, stamp
 
+    from lowent.bench import estimate_seconds
+    from lowent.progress import describe
+
     # A killed run resumes from its last checkpoint when the same command is run again.
     ckpt = DiskCheckpoints(Path(a.out) / "checkpoint.pt", stamp(spec, a.device))
+    print(f"training {describe(spec)} on {a.device} (estimated "
+          f"{estimate_seconds(spec) / 60:.0f} min on one CPU thread); writing {a.out}",
+          file=sys.stderr, flush=True)
     t0 = time.perf_counter()
     run = train(spec, device=a.device, progress=True if sys.stderr.isatty() else "lines",
                 checkpoints=ckpt,
@@ -96,8 +132,13 @@ def _train(a) -> int:
 
 
 def main(argv=None) -> int:
+    debug = "--debug" in (sys.argv[1:] if argv is None else argv)
     try:
         args = _parser().parse_args(argv)
+    except SpecError as exc:
+        print(f"lowent: error: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    try:
         if args.command == "train":
             return _train(args)
         if args.command == "compare":
@@ -109,6 +150,11 @@ def main(argv=None) -> int:
         from lowent.bench import main as bench_main
 
         return bench_main(args)
-    except (SpecError, ValueError, RuntimeError) as exc:
+    except (SpecError, ValueError) as exc:  # bad input found while building the run
         print(f"lowent: error: {exc}", file=sys.stderr)
         return USAGE_ERROR
+    except Exception as exc:  # noqa: BLE001 - a failure while running: one line, exit 1
+        if debug:
+            traceback.print_exc()
+        print(f"lowent: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return RUN_ERROR

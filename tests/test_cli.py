@@ -30,6 +30,7 @@ def test_train_writes_spec_trace_and_weights(tmp_path):
     assert (out / "weights.safetensors").stat().st_size > 0
     assert "final H" in r.stdout
     assert "epoch 1/2: loss" in r.stderr and "epoch 2/2: loss" in r.stderr  # piped: lines
+    assert r.stderr.startswith("training transformer/full d=8 L=1 adam, 2 epochs, seeds 0-1")
 
 
 @pytest.mark.parametrize("args, bad", [
@@ -49,6 +50,39 @@ def test_bad_input_exits_nonzero_with_one_line_naming_it(tmp_path, args, bad):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and bad in lines[0] and lines[0].startswith("lowent: error:")
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("args, bad", [
+    (["--model", "gru", "--variant", "routed"], "--variant applies to the Transformer only"),
+    (["--model", "lstm", "--layers", "2", "--norm", "pre"], "--layers, --norm applies"),
+])
+def test_options_that_do_not_apply_are_usage_errors(tmp_path, args, bad):
+    r = lowent("train", *args, "--epochs", "1", "--out", str(tmp_path / "x"))
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1 and bad in lines[0], r.stderr
+
+
+def test_version_and_help_show_defaults_and_choices():
+    from lowent import __version__
+
+    r = lowent("--version")
+    assert r.returncode == 0 and r.stdout.strip() == f"lowent {__version__}"
+    text = " ".join(lowent("train", "--help").stdout.split())
+    for expected in ("{transformer,gru,lstm}", "{trie,dedup,per_sample,faithful}",
+                     "{adam,sgd_momentum,rmsprop,adam_2nd,adamw}", "{base,low,high}",
+                     "(default: 64)", "(default: 0-7)", "(default: 100)"):
+        assert expected in text, expected
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="a GPU is present")
+def test_a_failure_while_running_exits_1_with_one_line_or_a_traceback_with_debug(tmp_path):
+    args = ("train", "--d-model", "8", "--epochs", "1", "--device", "cuda", "--out",
+            str(tmp_path / "x"))
+    r = lowent(*args)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 1 and len(lines) == 1 and "no CUDA GPU" in lines[0], r.stderr
+    r = lowent("--debug", *args)
+    assert r.returncode == 1 and "Traceback" in r.stderr
 
 
 def test_bench_reports_both_sides_and_their_ratio(monkeypatch, capsys):

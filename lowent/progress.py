@@ -1,0 +1,58 @@
+"""Progress lines for long trainings: a run in a few words, and what is left to train.
+
+The pytest plugin prints them under xdist and when piped (lowent/plugin/runs.py); the CLI
+states what a `train` command will do before it starts.
+"""
+from __future__ import annotations
+
+import os
+from typing import Callable
+
+from lowent.cache import Cache
+from lowent.config import RunSpec
+
+
+def describe(spec: RunSpec) -> str:
+    """A run in a few words: "transformer/full d=64 L=4 adam, seeds 0-4, trie"."""
+    m, t, s = spec.model, spec.train, spec.seeds
+    seeds = f"{s[0]}-{s[-1]}" if s == tuple(range(s[0], s[-1] + 1)) and len(s) > 1 else \
+        ",".join(map(str, s))
+    kind = f"{m.kind}/{m.variant}" if m.kind == "transformer" else m.kind
+    return (f"{kind} d={m.d_model} L={m.layers} {t.optimizer}, {t.epochs} epochs, seeds "
+            f"{seeds}, {t.layout}" + (f", target {spec.target.name}"
+                                      if spec.target.name != "base" else ""))
+
+
+class Progress:
+    """Progress lines of the claims' training: what will train, and a line as each run this
+    process trained is stored (which run, k of N ready, its time, time left). Lines go to
+    `write`. The time left is the remaining runs' estimated cost
+    (:func:`lowent.bench.estimate_seconds`, one-thread seconds) spread over the cores, scaled
+    by how this process's runs compared with their estimates (a run's wall time times the
+    share of the cores each of `workers` processes gets)."""
+
+    def __init__(self, cache: Cache, specs, device: str, write: Callable[[str], None],
+                 who: str = "", workers: int = 1):
+        from lowent.bench import estimate_seconds
+
+        self.cache, self.specs, self.device, self.write = cache, list(specs), device, write
+        self.who = f"[{who}] " if who else ""
+        self.cost = {s: estimate_seconds(s) for s in self.specs}
+        self.cores = os.cpu_count() or 1
+        self.share = min(1.0, self.cores / max(workers, 1))  # cores per training process
+        self.spent, self.estimated = 0.0, 0.0  # this process's runs: core-seconds, estimates
+        ready = [s for s in self.specs if cache.has(s, device)]
+        todo = len(self.specs) - len(ready)
+        if todo:
+            est = sum(self.cost[s] for s in self.specs if s not in ready) / self.cores
+            write(f"lowent: {len(self.specs)} runs for the selected claims: {len(ready)} cached, "
+                  f"{todo} to train (estimated {est / 60:.0f} min on {self.cores} cores)")
+
+    def trained(self, spec: RunSpec, seconds: float) -> None:
+        self.spent += seconds * self.share
+        self.estimated += self.cost[spec]
+        ready = [s for s in self.specs if self.cache.has(s, self.device)]
+        scale = self.spent / max(self.estimated, 1e-9)
+        left = sum(self.cost[s] for s in self.specs if s not in ready) * scale / self.cores
+        self.write(f"lowent: {self.who}trained {describe(spec)} in {seconds:.0f} s; "
+                   f"{len(ready)} of {len(self.specs)} runs ready, about {left / 60:.0f} min left")
