@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import platform
+import textwrap
 import subprocess
 import time
 from pathlib import Path
@@ -145,18 +146,30 @@ class ReportWriter:
             return
         tr = terminalreporter
         tr.write_sep("=", f"lowent verdicts (profile {profile_name(self.config)})")
-        width = max(40, tr._tw.fullwidth)
+        width = max(60, tr._tw.fullwidth)
         for rec in self.claims():
             v = rec["verdict"] or {}
             p = f"p = {v['p_value']:.3g}" if v.get("p_value") is not None else "no verdict"
-            line = f"{rec['claim']:<11} {rec['outcome']:<19} {p:<13} {rec['engine']}"
-            tr.write_line(line[:width])
+            tr.write_line(f"{rec['claim']:<11} {rec['outcome']:<19} {p:<13} "
+                          f"{short_engine(rec['engine'])}")
             detail = v.get("ours") or rec["reason"]
-            if detail:
-                tr.write_line(f"{'':<12}{detail}"[:width])
+            for line in textwrap.wrap(detail or "", width - 1, initial_indent=" " * 12,
+                                      subsequent_indent=" " * 12):
+                tr.write_line(line)
         if getattr(self, "written", None):
             html_path, json_path = self.written
             tr.write_line(f"lowent claims report: {html_path} (+ {json_path.name})")
+
+
+def short_engine(note: str) -> str:
+    """The terminal's few words for lowent.claims.engine_note (the report has it whole)."""
+    if note.startswith("trie; calibrated"):
+        return "trie, calibrated"
+    if note.startswith("trie:"):
+        return "trie, approximate (not calibrated)"
+    if note.startswith("compares the layouts"):
+        return "layouts compared"
+    return note
 
 
 def environment(config, wall_s: float) -> dict:
