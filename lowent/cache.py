@@ -110,8 +110,8 @@ class Cache:
     def load(self, spec: RunSpec, device="cpu") -> Run | None:
         """The stored run of a one-seed `spec`, None if absent; raises CorruptEntry if it is
         unusable."""
-        key = self.path(spec, device).name
-        d = self.root / key
+        d = self.path(spec, device)
+        key = d.name
         if not d.exists():
             return None
         try:
