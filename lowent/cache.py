@@ -279,5 +279,5 @@ def merge_runs(spec: RunSpec, runs: list[Run]) -> Run:
                       np.concatenate([r.per_step[k] for r in runs])) for k in first.per_step},
         state={k: torch.cat([r.state[k] for r in runs]) for k in first.state},
         table=np.concatenate([r.table for r in runs]),
-        meta={**first.meta, "wall_s": round(sum(stacks.values()), 3),
-              "stacks": [list(st) for st in stacks]})
+        meta={**{k: v for k, v in first.meta.items() if k != "stack"},
+              "wall_s": round(sum(stacks.values()), 3), "stacks": [list(st) for st in stacks]})

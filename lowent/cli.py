@@ -125,8 +125,7 @@ def _train(a) -> int:
     run.save(a.out)
     ckpt.clear()
     H = run.per_epoch["entropy"][:, -1]
-    print(f"trained {len(spec.seeds)} x {spec.model.kind}/{spec.model.variant} d={spec.model.d_model}"
-          f" L={spec.model.layers} in {time.perf_counter() - t0:.1f} s; final H = "
+    print(f"trained {describe(spec)} in {time.perf_counter() - t0:.1f} s; final H = "
           f"{H.mean():.4f} nats (target {run.target().entropy:.4f}); wrote {a.out}")
     return 0
 
