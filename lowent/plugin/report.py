@@ -20,9 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from lowent.plugin.runs import claim_of, claims_device, profile_name
+from lowent.plugin.runs import claim_of, claims_device, claims_profile, format_seeds, profile_name
 from lowent.claims import CLAIMS, engine_note
-from lowent.profiles import get_profile
 from lowent.report import outcome, write
 
 DEFAULT_REPORT = "reports/latest.html"
@@ -47,7 +46,7 @@ def pytest_runtest_setup(item):
     claim = claim_of(item)
     if claim is not None:
         doc = " ".join((getattr(item.obj, "__doc__", None) or "").split())
-        engine = engine_note(claim.id, get_profile(profile_name(item.config)))
+        engine = engine_note(claim.id, claims_profile(item.config))
         item.user_properties.append(("lowent_claim", {
             "claim": claim.id, "marker": claim.marker, "sentence": claim.sentence, "doc": doc,
             "engine": engine}))
@@ -179,7 +178,6 @@ def environment(config, wall_s: float) -> dict:
 
     import lowent
     from lowent.cache import device_tag
-    from lowent.profiles import get_profile
 
     root = Path(str(config.rootpath))
     try:
@@ -188,7 +186,7 @@ def environment(config, wall_s: float) -> dict:
     except (OSError, subprocess.SubprocessError):
         commit = ""
     name = profile_name(config)
-    prof = get_profile(name)
+    prof = claims_profile(config)
     workers = getattr(config.option, "numprocesses", None)
     return {
         "lowent": f"{lowent.__version__} ({commit or 'commit unknown'})",
@@ -197,7 +195,7 @@ def environment(config, wall_s: float) -> dict:
         "device": f"{device_tag(claims_device(config))} (claim runs; {os.cpu_count()} CPU "
                   f"cores, {workers or 'no'} xdist workers)",
         "profile": name,
-        "seeds": f"{len(prof.seeds)} per configuration ({prof.seeds[0]}-{prof.seeds[-1]})",
+        "seeds": f"{len(prof.seeds)} per configuration ({format_seeds(prof.seeds)})",
         "epochs": prof.epochs,
         "wall time": f"{wall_s:.1f} s",
         "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
