@@ -1,27 +1,37 @@
-"""The mark of a claim test: which claim it checks, and whether it is known not to reproduce."""
+"""The mark of a claim test: which claim it checks, and the outcome it is expected to have."""
 from __future__ import annotations
 
 import pytest
 
+from lowent.config import SpecError
+from lowent.stats import OUTCOMES
 
-def claim(claim_id: str, does_not_reproduce: str | None = None):
+
+def claim(claim_id: str, expect: str = "holds", why: str = ""):
     """Mark a test as checking `claim_id` (an id of lowent.claims.CLAIMS).
 
     Args:
         claim_id: the claim, e.g. "L1" or "R1 figures".
-        does_not_reproduce: for a claim that does not reproduce, what is expected not to
-            hold: the test is then a strict xfail (SETTING 7), so the suite stays green and a
-            version that makes the claim hold turns the run red. The XFAIL line and the report
-            replace this text with the figures measured in the run.
+        expect: the outcome the claim is expected to have (lowent.stats.OUTCOMES: holds,
+            contradicted, not equivalent, inconclusive; claims/README.md, "Outcomes"). Any
+            other than holds makes the test a strict xfail that only that outcome satisfies:
+            a claim that comes to hold turns the run red (XPASS), and so does one whose
+            outcome changes to another (the recorder raises OutcomeChanged, which is not the
+            assertion the xfail accepts).
+        why: the registered reason for the expectation (what does not hold). The XFAIL line
+            and the report replace it with the figures measured in the run.
     Returns:
-        A decorator applying ``pytest.mark.claim(claim_id)`` (and the strict xfail).
+        A decorator applying ``pytest.mark.claim(claim_id, expect=...)`` (and the xfail).
     """
-    marks = [pytest.mark.claim(claim_id)]
-    if does_not_reproduce is not None:
+    if expect not in OUTCOMES:
+        raise SpecError(f"claim {claim_id}: unknown expected outcome {expect!r}; choose from "
+                        f"{', '.join(OUTCOMES)}")
+    marks = [pytest.mark.claim(claim_id, expect=expect)]
+    if expect != "holds":
         # Only a failed assertion on the verdict is the expected outcome: any other exception
-        # (a fixture that cannot train, non-finite data) is an error, never a finding.
+        # (a fixture that cannot train, non-finite data, another outcome) fails the test.
         marks.append(pytest.mark.xfail(strict=True, raises=AssertionError,
-                                       reason=does_not_reproduce))
+                                       reason=f"expected {expect}: {why}"))
 
     def apply(test):
         for mark in marks:

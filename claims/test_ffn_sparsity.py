@@ -5,10 +5,10 @@ from claims import figures
 from claims.marks import claim
 from lowent.claims.ffn_sparsity import COUNT_EDGES, s1_family, s1_figures_family, sparsity
 
-# The registered expectation of a claim that does not reproduce (claims/CALIBRATION.md has
+# The registered outcome of a claim that does not hold, and why (claims/CALIBRATION.md has
 # the figures behind it). A run's XFAIL line and report give that run's own figures.
 S1_EXPECTED = (
-    "expected not to reproduce: d = 8 activates far fewer than 40% of its neurons per input, "
+    "d = 8 activates far fewer than 40% of its neurons per input, "
     "and fewer than 25% of d = 64's neurons are in the lowest count bin")
 
 
@@ -36,7 +36,7 @@ class TestLargerTransformersAreSparser:
         v = record_verdict(s1_family(activity, lowest, dead))
         assert v.passed, str(v)
 
-    @claim("S1 figures", does_not_reproduce=S1_EXPECTED)
+    @claim("S1 figures", expect="contradicted", why=S1_EXPECTED)
     def test_sparsity_figures_match_the_papers(self, runs, probes, record_verdict):
         """S1 (figures). "when [d = 64], over 25% of neurons have activation counts within
         [the lowest bin]. Meanwhile, nearly 10% of the neurons remain completely inactive ...

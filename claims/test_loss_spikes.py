@@ -11,8 +11,14 @@ from lowent.claims.common import ffn_neurons, run_events, spikes_per_run
 from lowent.claims.loss_spikes import s2_family, s4_family
 
 
+# The registered outcome of a claim that does not hold, and why (claims/CALIBRATION.md has
+# the figures behind it). A run's XFAIL line and report give that run's own figures.
+S2_EXPECTED = (
+    "about a third of the dead count's growth is made in jumps, significantly less than half")
+
+
 class TestSparsityGrowsInJumps:
-    @claim("S2")
+    @claim("S2", expect="contradicted", why=S2_EXPECTED)
     def test_dead_neurons_grow_in_jumps_that_coincide_with_loss_spikes(
             self, runs, record_verdict, record_figure):
         """S2. "this dynamic sparsity enhances in a jump-like manner rather than
@@ -25,8 +31,7 @@ class TestSparsityGrowsInJumps:
         share = [events.jump_share(dead, n) for dead in run.per_step["dead_count"]]
         record_figure(figures.event_trace(run, 0, ev[0], n, "d = 64, Adam, seed "
                                           f"{run.seeds[0]}: loss and dead neurons (Fig. 7)"))
-        v = record_verdict(s2_family(share, [e["jumps"] for e in ev], [e["spikes"] for e in ev],
-                                     run.per_step["loss"].shape[1]))
+        v = record_verdict(s2_family(share, [e["jumps"] for e in ev], [e["spikes"] for e in ev]))
         assert v.passed, str(v)
 
 

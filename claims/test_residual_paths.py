@@ -10,10 +10,10 @@ from claims.marks import claim
 from lowent.claims.residual_paths import r1_family, r1_figures_family, route_fractions
 from lowent.probes import ROUTE_BINS
 
-# The registered expectation of a claim that does not reproduce (claims/CALIBRATION.md has
+# The registered outcome of a claim that does not hold, and why (claims/CALIBRATION.md has
 # the figures behind it). A run's XFAIL line and report give that run's own figures.
 R1_EXPECTED = (
-    "expected not to reproduce: at d = 64 fewer than half of the path weights are near 0, and "
+    "at d = 64 fewer than half of the path weights are near 0, and "
     "far fewer than 30% of the residual weights near 1")
 
 
@@ -35,7 +35,7 @@ class TestLargerTransformersPreferTheResidualPath:
                                      {d: f[1] for d, f in fr.items()}))
         assert v.passed, str(v)
 
-    @claim("R1 figures", does_not_reproduce=R1_EXPECTED)
+    @claim("R1 figures", expect="contradicted", why=R1_EXPECTED)
     def test_d64_routing_fractions_match_the_papers_figures(self, runs, probes, record_verdict):
         """R1 (figures). "when [d = 64], more than half of the weights are assigned values close
         to 0 ... nearly 30% of the [residual] weight values are close to 1" (Sec. 4.1)"""

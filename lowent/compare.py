@@ -2,8 +2,9 @@
 
 ``python -m lowent compare OLD.json NEW.json`` lists
 
-* **flips**: claims whose verdict changed between "holds" and "does not reproduce", or that
-  had a verdict in OLD and none in NEW (an error or a skip);
+* **flips**: claims whose verdict changed (holds, contradicted, not equivalent, inconclusive;
+  reports written before the outcomes say "does not reproduce"), or that had a verdict in
+  OLD and none in NEW (an error or a skip);
 * **errors**: claim tests that ended in an error in NEW (a crash is never a finding);
 * **shifts**: per-seed metrics whose distribution moved. Every array of per-seed numbers
   behind a claim's tests (``Verdict.data``) is compared between OLD and NEW with Welch's
@@ -24,7 +25,7 @@ from scipy import stats as sps
 
 from lowent.stats import ALPHA
 
-VERDICTS = ("holds", "does not reproduce")
+VERDICTS = ("holds", "contradicted", "not equivalent", "inconclusive", "does not reproduce")
 
 
 @dataclass(frozen=True)

@@ -124,15 +124,15 @@ def dead_jumps(dead: np.ndarray, steps: np.ndarray, neurons: int) -> np.ndarray:
 
 
 def jump_share(dead: np.ndarray, neurons: int) -> float:
-    """Share of the dead count's net rise (last probe minus first) made by its jumps: the
-    rises over the probe intervals of every jump probe, over the net rise; 0 when the count
-    did not rise. Above 1 when neurons revive between jumps."""
+    """Share of the dead count's growth made in jumps: the rises of the probe intervals at
+    jump probes over the rises of all probe intervals (each counted when positive). In
+    [0, 1]; 0 when the count never rises."""
     dead = np.asarray(dead, dtype=np.float64)
-    net = dead[-1] - dead[0]
-    if net <= 0:
+    rises = np.maximum(np.diff(dead, prepend=dead[0]), 0.0)
+    total = rises.sum()
+    if total <= 0:
         return 0.0
-    rises = np.diff(dead, prepend=dead[0])
-    return float(rises[_jump_probes(dead, neurons)].sum() / net)
+    return float(rises[_jump_probes(dead, neurons)].sum() / total)
 
 
 def coincide(jumps: np.ndarray, spikes: np.ndarray, before: int = COINCIDE_BEFORE,

@@ -28,29 +28,48 @@ import io
 import json
 from pathlib import Path
 
-OUTCOMES = ("holds", "does not reproduce", "error", "skipped")
-_COLOURS = {"holds": "#1a7f37", "does not reproduce": "#b35900", "error": "#cf222e",
-            "skipped": "#6e7781"}
+# A claim's verdict (lowent.stats.OUTCOMES), or what stopped the test from reaching one.
+OUTCOMES = ("holds", "contradicted", "not equivalent", "inconclusive", "error", "skipped")
+_COLOURS = {"holds": "#1a7f37", "contradicted": "#cf222e", "not equivalent": "#b35900",
+            "inconclusive": "#9a6700", "error": "#cf222e", "skipped": "#6e7781",
+            "does not reproduce": "#b35900"}  # the last: results.json written before outcomes
+
+
+def _verdict_outcome(verdict: dict) -> str:
+    if "outcome" in verdict:
+        return verdict["outcome"]
+    return "holds" if verdict.get("passed") else "does not reproduce"
 
 
 def outcome(pytest_outcome: str, verdict: dict | None) -> str:
     """The report's verdict for one claim test from its pytest outcome.
 
-    passed -> holds; xfailed (a strict xfail whose claim failed) with a recorded verdict ->
-    does not reproduce; failed with a recorded verdict -> what the verdict says (a failing
-    verdict in a test expected to hold, or a passing one in a strict xfail: either way the run
-    is red); anything without a verdict (failed, error, or an xfail that never reached its
-    verdict) -> error; skipped -> skipped.
+    passed -> holds; xfailed (a strict xfail that met its expected outcome) or failed (an
+    outcome other than the expected one: the run is red) with a recorded verdict -> the
+    verdict's outcome (holds, contradicted, not equivalent, inconclusive); anything without a
+    verdict (failed, error, or an xfail that never reached its verdict) -> error; skipped ->
+    skipped.
     """
     if pytest_outcome == "passed":
         return "holds"
-    if pytest_outcome == "xfailed":
-        return "does not reproduce" if verdict is not None else "error"
     if pytest_outcome == "skipped":
         return "skipped"
-    if pytest_outcome == "failed" and verdict is not None:
-        return "holds" if verdict.get("passed") else "does not reproduce"
+    if pytest_outcome in ("xfailed", "failed") and verdict is not None:
+        return _verdict_outcome(verdict)
     return "error"
+
+
+def across_claims(claims: list[dict], alpha: float = 0.05) -> dict[str, bool]:
+    """nodeid -> whether a holding claim survives Holm's correction over every claim test
+    with a verdict in the run (each claim's p-value: its largest part's)."""
+    ps = {c["nodeid"]: c["verdict"]["p_value"] for c in claims
+          if c.get("verdict") and c["verdict"].get("p_value") is not None}
+    order = sorted(ps, key=ps.get)
+    out, running = {}, 0.0
+    for i, node in enumerate(order):
+        running = max(running, min(1.0, (len(order) - i) * ps[node]))
+        out[node] = running < alpha
+    return out
 
 
 def figure_png(fig: dict) -> bytes:
@@ -130,7 +149,7 @@ def _stat_cells(v: dict | None) -> str:
 def _parts_table(v: dict) -> str:
     rows = "".join(
         f"<tr><td>{_e(p.get('statement', ''))}</td><td>{_e(p['test'])}</td>"
-        f"<td>{'pass' if p['passed'] else 'fail'}</td>"
+        f"<td>{_e(p.get('outcome') or ('pass' if p['passed'] else 'fail'))}</td>"
         f"{_stat_cells(p)}<td>{p['n']}</td></tr>" for p in v.get("parts", []))
     if not rows:
         return ""
@@ -138,10 +157,18 @@ def _parts_table(v: dict) -> str:
             "<th>p-value</th><th>effect [CI]</th><th>n</th></tr>" + rows + "</table>")
 
 
+def _across(c: dict, survives: dict[str, bool]) -> str:
+    if c["outcome"] != "holds" or c["nodeid"] not in survives:
+        return "-"
+    return "yes" if survives[c["nodeid"]] else "no"
+
+
 def render(results: dict) -> str:
     """The whole HTML page (no external resources; figures are inline PNG data URIs)."""
     env, claims = results.get("environment", {}), results.get("claims", [])
     counts = {o: sum(c["outcome"] == o for c in claims) for o in OUTCOMES}
+    counts["does not reproduce"] = sum(c["outcome"] == "does not reproduce" for c in claims)
+    survives = across_claims(claims)
     env_rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in env.items())
     rows, sections = [], []
     for i, c in enumerate(claims):
@@ -152,7 +179,8 @@ def render(results: dict) -> str:
             f"<tr><td><a href='#{anchor}'>{_e(v.get('claim') or c.get('claim') or '-')}</a></td>"
             f"<td><code>{_e(c.get('marker', ''))}</code></td><td>{_e(c.get('sentence', ''))}</td>"
             f"<td class='verdict' style='color:{colour}'>{_e(c['outcome'])}</td>"
-            f"{_stat_cells(v or None)}<td>{_e(v.get('ours', ''))}</td>"
+            f"{_stat_cells(v or None)}<td>{_num(v.get('min_p'))}</td>"
+            f"<td>{_across(c, survives)}</td><td>{_e(v.get('ours', ''))}</td>"
             f"<td>{_e(v.get('paper', ''))}</td><td>{_e(c.get('engine', ''))}</td></tr>")
         figs = "".join(
             f"<figure><img alt='{_e(f.get('title', 'figure'))}' src='data:image/png;base64,"
@@ -166,7 +194,9 @@ def render(results: dict) -> str:
             f"<p><code>{_e(c['nodeid'])}</code> ({_num(c.get('duration'), '.1f')} s)</p>"
             f"<blockquote>{_e(c.get('doc', ''))}</blockquote>"
             f"<p><b>Tested:</b> {_e(v.get('statement', ''))}</p>"
-            f"<p><b>Training:</b> {_e(c.get('engine') or '-')}</p>{reason}"
+            f"<p><b>Training:</b> {_e(c.get('engine') or '-')}</p>"
+            + (f"<p><b>Why {_e(c['outcome'])}:</b> {_e(v['reason'])}</p>" if v.get("reason")
+               else "") + f"{reason}"
             f"{_parts_table(v)}<div class='figs'>{figs}</div></section>")
     summary = ", ".join(f"{n} {o}" for o, n in counts.items() if n)
     return _PAGE.format(
@@ -205,7 +235,8 @@ figure {{ margin: 0; }} figcaption {{ font-size: 0.8em; color: #57606a; }}
 <h2>Environment</h2><table class="env">{env}</table>
 <h2>Verdicts</h2>
 <table class="verdicts"><tr><th>claim</th><th>marker</th><th>claim sentence</th>
-<th>verdict</th><th>statistic</th><th>p-value</th><th>effect [CI]</th><th>ours</th>
+<th>verdict</th><th>statistic</th><th>p-value</th><th>effect [CI]</th>
+<th>smallest reachable p</th><th>holds after Holm over all claims</th><th>ours</th>
 <th>paper</th><th>training</th></tr>{rows}</table>
 {sections}
 </body></html>

@@ -150,3 +150,17 @@ def test_seed_lists_read_and_print_as_ranges(text, seeds, compact):
 
     assert parse_seeds(text) == seeds
     assert format_seeds(seeds) == compact
+
+
+def test_engine_note_says_how_each_verdict_was_trained():
+    from lowent.claims import engine_note
+    from lowent.plugin.report import short_engine
+    from lowent.profiles import get_profile
+
+    quick, paper = get_profile("quick"), get_profile("paper")
+    assert engine_note("L2", quick).startswith("trie; calibrated")
+    assert short_engine(engine_note("L1", quick)) == "trie, differs from paper profile"
+    assert short_engine(engine_note("F1", quick)) == "trie, approximate (not calibrated)"
+    assert engine_note("L1", paper) == engine_note("F1", paper) == "faithful"
+    assert engine_note("E1", quick).startswith("compares the layouts")
+    assert quick.calibrated.isdisjoint(quick.differs)

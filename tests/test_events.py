@@ -110,6 +110,14 @@ def test_jump_share():
     assert events.jump_share(np.full(100, 5.0), 1024) == 0.0
     half = np.concatenate([np.zeros(10), np.full(10, 20.0), 20 + np.arange(80) / 4])
     assert events.jump_share(half, 1024) == pytest.approx(20 / 39.75)
+    # Jumps that revert: every rise of the count is a jump, so all of its growth is in jumps
+    # (the net rise is 20, the jumps' rises 40: a share of net rise would read 2).
+    revert = np.concatenate([np.zeros(10), np.full(10, 20.0), 20 - np.arange(1, 21.0),
+                             np.full(20, 20.0)])
+    assert events.jump_share(revert, 1024) == 1.0
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        assert 0.0 <= events.jump_share(rng.integers(0, 30, 60).astype(float), 1024) <= 1.0
 
 
 def test_coincide_window():
@@ -133,26 +141,41 @@ class TestCoincidenceTest:
     def test_matches_the_detector_window(self):
         a, b = self._seeds(np.random.default_rng(3), 5, coupled=False)
         b = [np.concatenate([y, x[:1] - 30]) for x, y in zip(a, b)]
-        v = stats.coincidence(a, b, STEPS, events.COINCIDE_BEFORE, events.COINCIDE_AFTER, n_perm=9)
+        v = stats.coincidence(a, b, events.COINCIDE_BEFORE, events.COINCIDE_AFTER, n_perm=9)
         assert v.statistic == sum(events.coincide(x, y).sum() for x, y in zip(a, b))
 
     def test_planted_coincidences_are_found(self):
         a, b = self._seeds(np.random.default_rng(0), 10, coupled=True)
-        v = stats.coincidence(a, b, STEPS, 64, 64, n_perm=999)
+        v = stats.coincidence(a, b, 64, 64, n_perm=999)
         assert v.passed and v.statistic == 30 and v.p_value < 0.01
+        v5 = stats.coincidence(a[:5], b[:5], 64, 64)  # all 120 pairings of 5 seeds
+        assert v5.passed and v5.p_value == v5.min_p == 1 / 120
 
     def test_false_positive_rate_on_independent_events(self):
         def experiment(rng):
             a, b = self._seeds(rng, 10, coupled=False)
-            return stats.coincidence(a, b, STEPS, 64, 64, n_perm=199,
+            return stats.coincidence(a, b, 64, 64, n_perm=199,
                                      seed=int(rng.integers(1 << 30)))
 
         rate = stats.rejection_rate(experiment, 1000, seed=1)
         assert rate <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / 1000), rate
 
+    @pytest.mark.parametrize("n_seeds", [5, 10])
+    def test_events_clustered_in_the_same_phase_are_not_read_as_coinciding(self, n_seeds):
+        """The planted null that a circular shift over the whole run gets wrong: in every run
+        both kinds of events fall in the same early phase (the first 1,000 of 12,800 steps),
+        independently of each other. Pairing seeds keeps the phase, so the test holds alpha."""
+        def experiment(rng):
+            a = [np.sort(rng.choice(1000, 3, replace=False)) for _ in range(n_seeds)]
+            b = [np.sort(rng.choice(1000, 4, replace=False)) for _ in range(n_seeds)]
+            return stats.coincidence(a, b, 64, 64, n_perm=199, seed=int(rng.integers(1 << 30)))
+
+        rate = stats.rejection_rate(experiment, 1000, seed=2)
+        assert rate <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / 1000), rate
+
     def test_no_events_is_not_evidence(self):
         empty = [np.zeros(0, dtype=np.int64)] * 3
-        assert not stats.coincidence(empty, empty, STEPS, 8, 64, n_perm=99).passed
+        assert not stats.coincidence(empty, empty, 8, 64, n_perm=99).passed
 
 
 class TestRateTests:

@@ -145,7 +145,8 @@ class TestPage:
         assert header[:4] == ["claim", "marker", "claim sentence", "verdict"]
         assert [r[0] for r in rows] == ["L1", "S2"]
         assert [r[3] for r in rows] == ["holds", "error"]
-        assert rows[0][5].startswith("p = ") and rows[0][7] == "3.55" and rows[0][8] == "below"
+        assert rows[0][5].startswith("p = ") and rows[0][9] == "3.55" and rows[0][10] == "below"
+        assert rows[0][7] == "0.0001" and rows[0][8] == "yes"  # reachable p; Holm over claims
         assert json.loads(json_path.read_text()) == fake_results()
 
     def test_every_figure_kind_draws_a_png(self):
@@ -157,9 +158,10 @@ class TestPage:
 
     @pytest.mark.parametrize("pytest_outcome, verdict, expected", [
         ("passed", {"passed": True}, "holds"),
-        ("xfailed", {"passed": False}, "does not reproduce"),
+        ("xfailed", {"passed": False, "outcome": "inconclusive"}, "inconclusive"),
+        ("xfailed", {"passed": False}, "does not reproduce"),  # a report from before outcomes
         ("xfailed", None, "error"),  # an expected failure that never reached its verdict
-        ("failed", {"passed": False}, "does not reproduce"),  # expected to hold; run is red
+        ("failed", {"passed": False, "outcome": "contradicted"}, "contradicted"),  # run is red
         ("failed", {"passed": True}, "holds"),  # a strict xfail that now holds; run is red
         ("failed", None, "error"),
         ("error", None, "error"),
@@ -198,18 +200,19 @@ class TestPlugin:
                                 "test_error"}
         assert by_test["test_holds"]["outcome"] == "holds"
         assert by_test["test_holds"]["claim"] == "S1" and len(by_test["test_holds"]["figures"]) == 3
-        assert by_test["test_does_not_reproduce"]["outcome"] == "does not reproduce"
+        assert by_test["test_does_not_reproduce"]["outcome"] == "contradicted"
         # The XFAIL reason is this run's verdict, not the string the test was marked with.
         full = {r["nodeid"].split("::")[-1]: r for r in json.loads(
             out1.with_name("results.json").read_text())["claims"]}["test_does_not_reproduce"]
         ours = full["verdict"]["ours"]
-        assert full["reason"].startswith(f"does not reproduce in this run: {ours} (p = ")
+        assert full["reason"].startswith(f"contradicted in this run: {ours} (p = ")
+        assert "against: above 0" in full["reason"]
         assert by_test["test_holds"]["engine"].startswith("trie: approximate dropout")
         terminal = r1.stdout.str()
         assert "lowent verdicts (profile quick)" in terminal
-        assert any(ln.startswith("S1 figures") and "does not reproduce" in ln
+        assert any(ln.startswith("S1 figures") and "contradicted" in ln
                    for ln in r1.stdout.lines)
-        assert f"does not reproduce in this run: {ours}" in terminal  # the XFAIL line
+        assert f"contradicted in this run: {ours}" in terminal  # the XFAIL line
         assert by_test["test_does_not_reproduce"]["claim"] == "S1 figures"
         assert by_test["test_error"]["claim"] == "S3"
         assert by_test["test_error"]["marker"] == "optimizers"
@@ -221,7 +224,11 @@ class TestPlugin:
         page = parse(out2.read_text())
         assert page.external == [] and len(page.images) == 3
         # registry order: S1, S1 figures, S2, S3
-        assert [r[3] for r in page.rows[1:]] == ["holds", "does not reproduce", "skipped", "error"]
+        assert [r[3] for r in page.rows[1:]] == ["holds", "contradicted", "skipped", "error"]
+        # the smallest reachable p (Page's test over 3 sizes of 5 seeds: 1 / 6^5) and the
+        # correction over all claims of the run (two verdicts: S1 holds at 2 x its p)
+        assert page.rows[1][7] == f"{1 / 6**5:.3g}" and page.rows[1][8] == "yes"
+        assert page.rows[2][8] == "-"
 
     def test_none_writes_nothing(self, pytester):
         r = _run_fake_suite(pytester, "--lowent-report=none")
@@ -269,12 +276,12 @@ def broken():
     raise RuntimeError("the cache is a file")
 
 
-@claim("L1", does_not_reproduce="d = 64 does not end below H(p_tgt)")
+@claim("L1", expect="inconclusive", why="d = 64 does not end below H(p_tgt)")
 def test_fixture_raises(broken):
     """L1. fake"""
 
 
-@claim("L2", does_not_reproduce="RNNs end above H(p_tgt)")
+@claim("L2", expect="contradicted", why="RNNs end above H(p_tgt)")
 def test_nan_data(record_verdict):
     """L2. fake"""
     x = np.array([0.1, np.nan, 0.2])
@@ -283,7 +290,7 @@ def test_nan_data(record_verdict):
     assert v.passed
 
 
-@claim("S1", does_not_reproduce="fewer active")
+@claim("S1", expect="inconclusive", why="fewer active")
 def test_nan_p_value(record_verdict):
     """S1. fake: a family whose test returns a NaN p-value"""
     nan = float("nan")
@@ -293,26 +300,44 @@ def test_nan_p_value(record_verdict):
     assert v.passed
 
 
-@claim("L3", does_not_reproduce="the non-sparse entropy rises")
+@claim("L3", expect="contradicted", why="the non-sparse entropy rises")
 def test_body_raises():
     """L3. fake"""
     raise KeyError("no such run")
 
 
-@claim("F1", does_not_reproduce="full ends at H(p_tgt)")
+@claim("F1", expect="contradicted", why="full ends above H(p_tgt)")
 def test_real_finding(record_verdict):
     """F1. fake"""
     x = np.linspace(0.1, 0.2, 5)
     v = record_verdict(stats.conjunction({"below": stats.one_sample(x, 0.0, "less")},
                                          claim="F1", statement="fake"))
     assert v.passed
+
+
+@claim("F2", expect="inconclusive", why="expected not shown either way")
+def test_outcome_changed(record_verdict):
+    """F2. fake: expected inconclusive, the data contradict the claim"""
+    x = np.linspace(0.1, 0.2, 5)
+    v = record_verdict(stats.conjunction({"below": stats.one_sample(x, 0.0, "less")},
+                                         claim="F2", statement="fake"))
+    assert v.passed
+
+
+@claim("S3", expect="inconclusive", why="too few events")
+def test_cannot_reach_alpha(record_verdict):
+    """S3. fake: a Poisson test of 'no events' over too little exposure to ever pass"""
+    v = record_verdict(stats.conjunction({"none": stats.rate_below(np.zeros(2), 1.0, 0.05)},
+                                         claim="S3", statement="fake"))
+    assert v.passed
 '''
 
 
 def test_an_exception_in_a_claim_test_is_an_error_never_a_finding(pytester, monkeypatch):
-    """A strict xfail accepts only a failed assertion on the verdict: a raising fixture, NaN
-    data and an exception in the body are errors (terminal, results.json, exit code); the
-    genuine non-reproduction is still an xfail."""
+    """A strict xfail accepts only a failed assertion on the verdict with the expected
+    outcome: a raising fixture, NaN data, an exception in the body and a design that cannot
+    reach alpha are errors (terminal, results.json, exit code); another outcome than the
+    expected one fails; the genuine finding is still an xfail."""
     from pathlib import Path
 
     monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[1]))  # claims.marks
@@ -320,13 +345,17 @@ def test_an_exception_in_a_claim_test_is_an_error_never_a_finding(pytester, monk
     pytester.makeini("[pytest]\naddopts = --strict-markers -p no:cacheprovider\n")
     out = pytester.path / "r.html"
     res = pytester.runpytest_subprocess(f"--lowent-report={out}", "--lowent-profile=quick")
-    res.assert_outcomes(failed=3, errors=1, xfailed=1)
+    res.assert_outcomes(failed=5, errors=1, xfailed=1)
     assert res.ret != 0
     recs = {r["nodeid"].split("::")[-1]: r for r in json.loads(
         out.with_name("results.json").read_text())["claims"]}
     assert {k: r["outcome"] for k, r in recs.items()} == {
         "test_fixture_raises": "error", "test_nan_data": "error", "test_nan_p_value": "error",
-        "test_body_raises": "error", "test_real_finding": "does not reproduce"}
+        "test_body_raises": "error", "test_real_finding": "contradicted",
+        "test_outcome_changed": "contradicted", "test_cannot_reach_alpha": "error"}
+    assert recs["test_outcome_changed"]["pytest_outcome"] == "failed"
+    assert "expected inconclusive, got contradicted" in recs["test_outcome_changed"]["reason"]
+    assert "smallest reachable p is 0.905" in recs["test_cannot_reach_alpha"]["reason"]
     assert "finite" in recs["test_nan_data"]["reason"]
     assert "not a number" in recs["test_nan_p_value"]["reason"]
 
@@ -346,10 +375,10 @@ class TestCompare:
     def test_a_flip_exits_non_zero_and_a_shift_is_listed(self, tmp_path, capsys):
         a = self._write(tmp_path, "a.json", fake_results())
         b = self._write(tmp_path, "b.json", fake_results(shift=0.05,
-                                                         outcome_of_first="does not reproduce"))
+                                                         outcome_of_first="inconclusive"))
         assert compare.main(a, b) == 1
         out = capsys.readouterr().out
-        assert "FLIP claims/test_low_entropy.py::test_l1: holds -> does not reproduce" in out
+        assert "FLIP claims/test_low_entropy.py::test_l1: holds -> inconclusive" in out
         assert "SHIFT" in out
 
     def test_labels_in_a_verdict_are_not_metrics(self, tmp_path, capsys):

@@ -98,12 +98,15 @@ def run_specs(claim_id: str, profile: Profile) -> dict:
 
 
 APPROXIMATE = "approximate dropout; not calibrated against faithful training"
+DIFFERS = ("approximate dropout; its verdict differs from the paper profile's faithful one "
+           "(claims/CALIBRATION.md)")
 
 
 def engine_note(claim_id: str, profile: Profile) -> str:
     """How the runs behind `claim_id`'s verdict were trained, for the report and the terminal:
     "faithful" (per-sample dropout masks, the paper's loop in distribution), the trie with a
-    recorded calibration against faithful training, or the trie marked approximate. Runs
+    recorded calibration against faithful training, the trie whose verdict was found to differ
+    from faithful training's, or the trie marked approximate. Runs
     without dropout are exact on any layout. E1 compares the layouts themselves."""
     claim = get_claim(claim_id)
     layouts = sorted({s.train.layout for s in run_specs(claim_id, profile).values()
@@ -114,6 +117,8 @@ def engine_note(claim_id: str, profile: Profile) -> str:
         return "faithful"
     if claim_id in profile.calibrated:
         return "trie; calibrated: same verdict as faithful training (claims/CALIBRATION.md)"
+    if claim_id in profile.differs:
+        return f"trie: {DIFFERS}"
     return f"trie: {APPROXIMATE}"
 
 

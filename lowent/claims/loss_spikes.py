@@ -40,25 +40,24 @@ def spikes(profile: Profile) -> dict:
 RUN_SETS = {"spikes": spikes}
 
 
-def s2_family(share: np.ndarray, jumps: Sequence[np.ndarray], spike_steps: Sequence[np.ndarray],
-              length: int) -> Verdict:
+def s2_family(share: np.ndarray, jumps: Sequence[np.ndarray],
+              spike_steps: Sequence[np.ndarray]) -> Verdict:
     """S2's verdict.
 
     Args:
-        share: [E] per seed, the share of the dead count's net rise made by detected jumps.
+        share: [E] per seed, the share of the dead count's growth made in detected jumps.
         jumps, spike_steps: per seed, the steps of the dead-neuron jumps and loss spikes.
-        length: steps per run.
     """
     return conjunction(
-        {"jumps make > 50% of the dead count's rise": one_sample(share, 0.5, "greater"),
-         "jumps fall near loss spikes more than by chance": coincidence(
-             jumps, spike_steps, length, events.COINCIDE_BEFORE, events.COINCIDE_AFTER)},
+        {"jumps make > 50% of the dead count's growth": one_sample(share, 0.5, "greater"),
+         "jumps fall near their run's loss spikes more than near another run's": coincidence(
+             jumps, spike_steps, events.COINCIDE_BEFORE, events.COINCIDE_AFTER)},
         claim="S2", statement="d = 64, L = 4, Adam: jumps make more than half of the dead "
-                              "count's rise, and they fall near loss spikes more than by "
-                              "chance",
+                              "count's growth, and they fall near their run's loss spikes "
+                              "more than near another run's",
         paper="the dead-neuron proportion rises in jumps at the loss spikes (Fig. 7)",
         ours=f"jumps per run {np.mean([j.size for j in jumps]):.2f}, spikes per run "
-             f"{np.mean([s.size for s in spike_steps]):.2f}, share of the rise in jumps "
+             f"{np.mean([s.size for s in spike_steps]):.2f}, share of the growth in jumps "
              f"{np.mean(share):.2f}")
 
 

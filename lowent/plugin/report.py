@@ -61,15 +61,16 @@ def pytest_runtest_makereport(item, call):
     verdict = next((v for k, v in item.user_properties if k == "lowent_verdict"), None)
     if verdict is not None and hasattr(report, "wasxfail"):
         # What the XFAIL line calls measured is this run's figure, not a stored string.
-        report.wasxfail = (f"does not reproduce in this run: {verdict['ours']} (p = "
-                           f"{verdict['p_value']:.3g})")
+        report.wasxfail = (f"{verdict.get('outcome', 'does not hold')} in this run: "
+                           f"{verdict['ours']} (p = {verdict['p_value']:.3g}; "
+                           f"{verdict.get('reason', '')})")
     if verdict is not None and item.config.pluginmanager.hasplugin("html"):
         # pytest-html is active: show the verdict in its report too
         from pytest_html import extras
 
         report.extras = [*getattr(report, "extras", []), extras.html(
             f"<div class='lowent-verdict'><b>{verdict['claim']}: "
-            f"{'holds' if verdict['passed'] else 'does not reproduce'}</b> "
+            f"{verdict.get('outcome', 'holds' if verdict['passed'] else 'does not hold')}</b> "
             f"(p = {verdict['p_value']:.3g}); ours: {verdict['ours']}; paper: "
             f"{verdict['paper']}</div>")]
 
@@ -164,6 +165,8 @@ def short_engine(note: str) -> str:
     """The terminal's few words for lowent.claims.engine_note (the report has it whole)."""
     if note.startswith("trie; calibrated"):
         return "trie, calibrated"
+    if note.startswith("trie: approximate dropout; its verdict differs"):
+        return "trie, differs from paper profile"
     if note.startswith("trie:"):
         return "trie, approximate (not calibrated)"
     if note.startswith("compares the layouts"):
