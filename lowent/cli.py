@@ -1,4 +1,4 @@
-"""Command line: ``python -m lowent train|bench|compare|report``.
+"""Command line: ``python -m lowent train|bench|compare|report|power``.
 
 A usage error (an unknown name, an impossible size, an option that does not apply) exits with
 status 2 and one line on stderr naming the bad value; a failure while running exits with 1
@@ -77,6 +77,14 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("report", help="rebuild the HTML claims report from a results.json")
     r.add_argument("results", help="a results.json written by the claims report")
     r.add_argument("out", help="the HTML file to write")
+    w = sub.add_parser("power", help="how often each claim's test would give each outcome "
+                                     "with fresh seeds (bootstrap of a results.json)",
+                       formatter_class=_Help)
+    w.add_argument("results", help="a results.json written by the claims report")
+    w.add_argument("--seeds", type=int, nargs="+", default=[5, 10],
+                   help="seeds per simulated run")
+    w.add_argument("--sims", type=int, default=500, help="simulated runs per claim and seed count")
+    w.add_argument("--json", default=None, help="also write the table to this file")
     return p
 
 
@@ -146,6 +154,10 @@ def main(argv=None) -> int:
             return compare_main(args.old, args.new, args.alpha)
         if args.command == "report":
             return _report(args)
+        if args.command == "power":
+            from lowent.power import main as power_main
+
+            return power_main(args)
         from lowent.bench import main as bench_main
 
         return bench_main(args)

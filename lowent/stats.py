@@ -64,6 +64,9 @@ class Result:
     p_opposite: float | None = None  # the same procedure in the opposite direction (None: none)
     min_p: float = 0.0  # the smallest p-value the procedure can give with these observations
     margin: float | None = None  # an equivalence's margin
+    # How to run the same procedure again on resampled data (lowent.power): its function in
+    # this module and keyword arguments; the data arrays are passed in the order of `data`.
+    call: dict | None = None
 
     @property
     def passed(self) -> bool:
@@ -93,7 +96,7 @@ class Result:
              "alpha": self.alpha, "passed": self.passed, "n": self.n, "effect": self.effect,
              "effect_name": self.effect_name, "ci": self.ci, "data": self.data,
              "kind": self.kind, "p_opposite": self.p_opposite, "min_p": self.min_p,
-             "margin": self.margin}
+             "margin": self.margin, "call": self.call}
         return json.loads(json.dumps(d, default=_plain))
 
     def __str__(self) -> str:
@@ -263,7 +266,8 @@ def one_sample(x, value: float, alternative: str, alpha: float = ALPHA) -> Resul
     return Result(procedure=f"one-sided one-sample t-test ({alternative} than {value:.6g})",
                   statistic=stat, p_value=p, alpha=alpha,
                   n=x.size, effect=float(mean), effect_name="mean - reference",
-                  ci=_t_interval(mean, se, x.size - 1, alpha), data={"x": x}, p_opposite=p_opp)
+                  ci=_t_interval(mean, se, x.size - 1, alpha), data={"x": x}, p_opposite=p_opp,
+                  call={"fn": "one_sample", "kw": {"value": value, "alternative": alternative}})
 
 
 def two_sample(x, y, alternative: str, alpha: float = ALPHA) -> Result:
@@ -284,7 +288,8 @@ def two_sample(x, y, alternative: str, alpha: float = ALPHA) -> Result:
     return Result(procedure=f"one-sided Welch t-test (x {alternative} than y)",
                   statistic=float(res.statistic), p_value=p, alpha=alpha,
                   n=x.size + y.size, effect=float(diff), effect_name="mean(x) - mean(y)",
-                  ci=_t_interval(diff, se, df, alpha), data={"x": x, "y": y}, p_opposite=p_opp)
+                  ci=_t_interval(diff, se, df, alpha), data={"x": x, "y": y}, p_opposite=p_opp,
+                  call={"fn": "two_sample", "kw": {"alternative": alternative}})
 
 
 TREND_PERMUTATIONS = 9_999  # within-seed permutations of Page's test (seed TREND_SEED)
@@ -342,7 +347,8 @@ def trend(groups: Sequence, direction: str, alpha: float = ALPHA,
                   p_value=float(p), alpha=alpha, n=int(data.size), effect=r,
                   effect_name="Spearman rho (size rank, value)", ci=ci,
                   data={f"group{i}": data[:, i] for i in range(data.shape[1])},
-                  p_opposite=float(p_opp), min_p=max(1 / (1 + n_perm), 1 / arrangements))
+                  p_opposite=float(p_opp), min_p=max(1 / (1 + n_perm), 1 / arrangements),
+                  call={"fn": "trend", "kw": {"direction": direction}, "groups": True})
 
 
 def equivalence(x, value: float, margin: float, alpha: float = ALPHA) -> Result:
@@ -366,7 +372,8 @@ def equivalence(x, value: float, margin: float, alpha: float = ALPHA) -> Result:
                   statistic=stat, p_value=p, alpha=alpha, n=x.size,
                   effect=float(mean), effect_name="mean - reference",
                   ci=_t_interval(mean, se, x.size - 1, alpha), data={"x": x},
-                  kind="equivalence", margin=margin)
+                  kind="equivalence", margin=margin,
+                  call={"fn": "equivalence", "kw": {"value": value, "margin": margin}})
 
 
 def equivalence_two(x, y, margin: float, alpha: float = ALPHA) -> Result:
@@ -393,7 +400,8 @@ def equivalence_two(x, y, margin: float, alpha: float = ALPHA) -> Result:
                   statistic=stat, p_value=p, alpha=alpha,
                   n=x.size + y.size, effect=float(diff), effect_name="mean(x) - mean(y)",
                   ci=_t_interval(diff, se, df, alpha), data={"x": x, "y": y},
-                  kind="equivalence", margin=margin)
+                  kind="equivalence", margin=margin,
+                  call={"fn": "equivalence_two", "kw": {"margin": margin}})
 
 
 def pearson(x, y, alternative: str = "greater", alpha: float = ALPHA, null: float = 0.0) -> Result:
@@ -557,7 +565,8 @@ def rate_below(counts, exposure: float, bound: float, alpha: float = ALPHA) -> R
                   statistic=total, p_value=p, alpha=alpha, n=c.size,
                   effect=total / expo, effect_name="events per unit", ci=(0.0, upper),
                   data={"x": c}, p_opposite=float(sps.poisson.sf(total - 1, bound * expo)),
-                  min_p=float(sps.poisson.pmf(0, bound * expo)))
+                  min_p=float(sps.poisson.pmf(0, bound * expo)),
+                  call={"fn": "rate_below", "kw": {"exposure": exposure, "bound": bound}})
 
 
 def more_often(hits, rate: float, alpha: float = ALPHA) -> Result:
@@ -573,7 +582,7 @@ def more_often(hits, rate: float, alpha: float = ALPHA) -> Result:
                   data={"x": h.astype(float)},
                   p_opposite=float(sps.binomtest(int(h.sum()), h.size, rate,
                                                  alternative="less").pvalue),
-                  min_p=float(rate**h.size))
+                  min_p=float(rate**h.size), call={"fn": "more_often", "kw": {"rate": rate}})
 
 
 def holm(results: Mapping[str, Result], alpha: float = ALPHA) -> dict[str, Result]:

@@ -1,0 +1,138 @@
+"""``python -m lowent power results.json``: how often each claim's test would give each
+outcome if its seeds were drawn again, by simulating the exact procedure.
+
+For every claim test with a verdict, each simulation draws n seeds with replacement from the
+run's seeds (one draw of seed indices shared by every part of the claim, so parts that read
+the same seeds stay paired), reruns every part's procedure on the resampled per-seed arrays
+(``Result.call``: the same function and arguments as the test) and joins them with
+:func:`lowent.stats.conjunction` into an outcome. This is a bootstrap of the measured seed
+spread: the probabilities are those of a fresh run of n seeds *if the effects are the ones
+measured*, i.e. the power at the measured effect sizes (and, for a claim that does not hold,
+how often a cold run would flip its outcome). Parts whose observations are not per seed
+(F2's configurations, S2's pooled event counts) keep their measured result in every
+simulation; the table says which.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from lowent import stats
+
+SIMULATIONS = 500
+POWER_SEED = 0
+
+
+@dataclass
+class PowerRow:
+    nodeid: str
+    claim: str
+    observed: str  # the run's outcome
+    seeds: int  # seeds per simulated run
+    sims: int
+    rates: dict[str, float]  # outcome -> share of simulations
+    fixed: list[str]  # parts kept at their measured result (not per seed)
+
+    @property
+    def flip(self) -> float:
+        """Share of simulated runs whose outcome differs from the observed one."""
+        return 1.0 - self.rates.get(self.observed, 0.0)
+
+
+def _result(part: dict) -> stats.Result:
+    """A stored part (Result.to_dict) back as a Result."""
+    return stats.Result(
+        procedure=part["test"], statistic=part["statistic"], p_value=part["p_value"],
+        alpha=part["alpha"], n=part["n"], effect=part["effect"],
+        effect_name=part["effect_name"], ci=tuple(part["ci"]), data={},
+        kind=part.get("kind", "directional"), p_opposite=part.get("p_opposite"),
+        min_p=part.get("min_p", 0.0), margin=part.get("margin"), call=part.get("call"))
+
+
+def _per_seed(part: dict, E: int) -> bool:
+    arrays = list((part.get("data") or {}).values())
+    return bool(part.get("call")) and bool(arrays) and all(
+        isinstance(a, list) and len(a) == E for a in arrays)
+
+
+def rerun(part: dict, idx: np.ndarray) -> stats.Result:
+    """The part's procedure on its per-seed arrays taken at seed indices `idx`."""
+    call = part["call"]
+    fn = getattr(stats, call["fn"])
+    arrays = [np.asarray(a, dtype=np.float64)[idx] for a in part["data"].values()]
+    if call.get("groups"):
+        return fn(arrays, **call["kw"])
+    return fn(*arrays, **call["kw"])
+
+
+def simulate(verdict: dict, E: int, n: int, sims: int = SIMULATIONS,
+             seed: int = POWER_SEED) -> tuple[dict[str, float], list[str]]:
+    """Outcome rates of `sims` bootstrap runs of n seeds drawn from the E measured ones.
+
+    Returns (outcome -> share, labels of the parts kept fixed)."""
+    parts = verdict["parts"]
+    fixed = [p["statement"] for p in parts if not _per_seed(p, E)]
+    rng = np.random.default_rng(seed)
+    counts: dict[str, int] = {}
+    for _ in range(sims):
+        idx = rng.integers(E, size=n)
+        family = {}
+        for p in parts:
+            try:
+                family[p["statement"]] = rerun(p, idx) if _per_seed(p, E) else _result(p)
+            except ValueError:  # a degenerate resample (e.g. all seeds equal): no evidence
+                family[p["statement"]] = _result(p).replace(p_value=1.0, p_opposite=1.0)
+        v = stats.conjunction(family, claim=verdict["claim"], statement=verdict["statement"])
+        counts[v.outcome] = counts.get(v.outcome, 0) + 1
+    return {o: c / sims for o, c in sorted(counts.items())}, fixed
+
+
+def seeds_of(results: dict) -> int:
+    """The seeds per configuration of a report (its environment's "seeds" entry)."""
+    m = re.match(r"\s*(\d+)", str(results.get("environment", {}).get("seeds", "")))
+    if m is None:
+        raise ValueError("the report does not say how many seeds it used (environment 'seeds')")
+    return int(m[1])
+
+
+def power_table(results: dict, seeds: tuple[int, ...] = (5, 10),
+                sims: int = SIMULATIONS) -> list[PowerRow]:
+    E = seeds_of(results)
+    rows = []
+    for rec in results.get("claims", []):
+        v = rec.get("verdict")
+        if not v or not v.get("parts"):
+            continue
+        for n in seeds:
+            rates, fixed = simulate(v, E, n, sims)
+            rows.append(PowerRow(nodeid=rec["nodeid"], claim=rec["claim"],
+                                 observed=v.get("outcome", rec["outcome"]), seeds=n, sims=sims,
+                                 rates=rates, fixed=fixed))
+    return rows
+
+
+def format_rows(rows: list[PowerRow]) -> str:
+    out = ["| claim | outcome here | seeds | holds | contradicted | not equivalent | "
+           "inconclusive | differs from here | kept fixed |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        cells = [f"{r.rates.get(o, 0.0):.2f}" for o in stats.OUTCOMES]
+        out.append(f"| {r.claim} | {r.observed} | {r.seeds} | " + " | ".join(cells)
+                   + f" | {r.flip:.2f} | {'; '.join(r.fixed) or '-'} |")
+    return "\n".join(out)
+
+
+def main(args) -> int:
+    from lowent.compare import load
+
+    results = load(args.results)
+    rows = power_table(results, tuple(args.seeds), args.sims)
+    print(f"{args.results}: {seeds_of(results)} seeds measured; {args.sims} bootstrap runs "
+          f"per row (seed {POWER_SEED})")
+    print(format_rows(rows))
+    if args.json:
+        Path(args.json).write_text(json.dumps([r.__dict__ for r in rows], indent=1))
+    return 0
