@@ -7,6 +7,30 @@ from lowent.config import SpecError
 from lowent.stats import OUTCOMES
 
 
+def claim_marks(claim_id: str, expect: str = "holds", why: str = "") -> list:
+    """The marks of :func:`claim` as a list (for ``pytest.param(..., marks=...)``)."""
+    if expect not in OUTCOMES:
+        raise SpecError(f"claim {claim_id}: unknown expected outcome {expect!r}; choose from "
+                        f"{', '.join(OUTCOMES)}")
+    marks = [pytest.mark.claim(claim_id, expect=expect)]
+    if expect != "holds":
+        # Only a failed assertion on the verdict is the expected outcome: any other exception
+        # (a fixture that cannot train, non-finite data, another outcome) fails the test.
+        marks.append(pytest.mark.xfail(strict=True, raises=AssertionError,
+                                       reason=f"expected {expect}: {why}"))
+    return marks
+
+
+D1_TARGETS = ("low", "high")  # the targets D1 reruns L1, L2 and F1 on (App. D)
+
+
+def on_targets(claim_id: str, expect: str = "holds", why: str = "") -> list:
+    """Values of a test's ``target`` parameter: "base" checks `claim_id` (expecting `expect`),
+    and each of D1's targets checks "D1 <target>" with the same test (claims/README.md, D1)."""
+    return [pytest.param("base", marks=claim_marks(claim_id, expect, why), id="base"),
+            *(pytest.param(t, marks=claim_marks(f"D1 {t}"), id=t) for t in D1_TARGETS)]
+
+
 def claim(claim_id: str, expect: str = "holds", why: str = ""):
     """Mark a test as checking `claim_id` (an id of lowent.claims.CLAIMS).
 
@@ -23,15 +47,7 @@ def claim(claim_id: str, expect: str = "holds", why: str = ""):
     Returns:
         A decorator applying ``pytest.mark.claim(claim_id, expect=...)`` (and the xfail).
     """
-    if expect not in OUTCOMES:
-        raise SpecError(f"claim {claim_id}: unknown expected outcome {expect!r}; choose from "
-                        f"{', '.join(OUTCOMES)}")
-    marks = [pytest.mark.claim(claim_id, expect=expect)]
-    if expect != "holds":
-        # Only a failed assertion on the verdict is the expected outcome: any other exception
-        # (a fixture that cannot train, non-finite data, another outcome) fails the test.
-        marks.append(pytest.mark.xfail(strict=True, raises=AssertionError,
-                                       reason=f"expected {expect}: {why}"))
+    marks = claim_marks(claim_id, expect, why)
 
     def apply(test):
         for mark in marks:

@@ -49,6 +49,12 @@ def load(path: str | Path) -> dict:
     return data
 
 
+def _test(nodeid: str) -> str:
+    """A claim test's id across versions: L1's, L2's and F1's tests gained a ``target``
+    parameter (D1), so ``test_x[base]`` is the same test as an older report's ``test_x``."""
+    return nodeid.removesuffix("[base]")
+
+
 def _arrays(record: dict) -> dict[str, np.ndarray]:
     """{name: per-seed array} of every test behind a claim's verdict (numeric lists only:
     a verdict may also carry labels, e.g. the groups of an F-test)."""
@@ -60,7 +66,7 @@ def _arrays(record: dict) -> dict[str, np.ndarray]:
                 isinstance(x, (int, float)) and not isinstance(x, bool) for x in val)
             a = np.asarray(val, dtype=np.float64) if numeric else None
             if a is not None and a.ndim == 1 and a.size >= 2:
-                out[f"{record['nodeid']} / test {i + 1} ({part.get('test', '')}) / {key}"] = a
+                out[f"{_test(record['nodeid'])} / test {i + 1} ({part.get('test', '')}) / {key}"] = a
     return out
 
 
@@ -77,8 +83,8 @@ def compare(old: dict, new: dict, alpha: float = ALPHA) -> dict:
     """{"flips": [(nodeid, old outcome, new outcome)], "errors": [(nodeid, reason)],
     "shifts": [Shift], "only_old": [...],
     "only_new": [...]} between two results dicts."""
-    a = {r["nodeid"]: r for r in old["claims"]}
-    b = {r["nodeid"]: r for r in new["claims"]}
+    a = {_test(r["nodeid"]): r for r in old["claims"]}
+    b = {_test(r["nodeid"]): r for r in new["claims"]}
     flips = [(k, a[k]["outcome"], b[k]["outcome"]) for k in a if k in b
              and a[k]["outcome"] in VERDICTS and b[k]["outcome"] != a[k]["outcome"]]
     pairs = []

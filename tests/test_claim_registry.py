@@ -32,13 +32,14 @@ def test_not_a_claim():
 
 def test_every_claim_is_declared_once_with_a_registered_run_set():
     assert list(CLAIMS) == ["L1", "L2", "L3", "F1", "F2", "R1", "R1 figures", "S1",
-                            "S1 figures", "S2", "S3", "S4", "E1"]  # D1 is not built
+                            "S1 figures", "S2", "S3", "S4", "D1 high", "D1 low", "E1"]
     quick = get_profile("quick")
     for claim in CLAIMS.values():
         assert claim.sentence and claim.figure and claim.marker.isidentifier()
         specs = RUN_SETS[claim.runs](quick)
         assert specs and all(s.seeds == quick.seeds for s in specs.values())
     assert markers()["low_entropy"] == ["L1", "L2", "L3"]
+    assert markers()["robustness"] == ["D1 high", "D1 low"]
     assert keyword("R1 figures") == CLAIMS["R1 figures"].keyword == "R1_figures"
 
 
@@ -164,3 +165,24 @@ def test_engine_note_says_how_each_verdict_was_trained():
     assert engine_note("L1", paper) == engine_note("F1", paper) == "faithful"
     assert engine_note("E1", quick).startswith("compares the layouts")
     assert quick.calibrated.isdisjoint(quick.differs)
+
+
+def test_d1_reruns_l1_l2_f1_as_parameters_on_the_low_and_high_targets():
+    """D1 is a parametrisation of the same tests: each D1 target's run set is the base run
+    sets' keys on that target, and the test parameters name the claims."""
+    from claims.marks import on_targets
+    from lowent.claims import run_specs
+    from lowent.profiles import get_profile
+
+    quick = get_profile("quick")
+    base = {**run_specs("L1", quick), **run_specs("F1", quick)}
+    for t in ("low", "high"):
+        d1 = run_specs(f"D1 {t}", quick)
+        assert set(d1) == set(base)
+        assert all(s.target.name == t and s.replace(target=base[k].target) == base[k].replace(
+            train=s.train) for k, s in d1.items())
+    params = on_targets("L1", expect="inconclusive", why="w")
+    assert [p.id for p in params] == ["base", "low", "high"]
+    claims = [[m.args[0] for m in p.marks if m.name == "claim"] for p in params]
+    assert claims == [["L1"], ["D1 low"], ["D1 high"]]
+    assert [any(m.name == "xfail" for m in p.marks) for p in params] == [True, False, False]

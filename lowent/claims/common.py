@@ -3,6 +3,7 @@ the final weights, loss-spike and dead-neuron-jump events, and the specs several
 reuse. Pure functions of runs; caching is the caller's (a session fixture)."""
 from __future__ import annotations
 
+import functools
 from typing import Callable, Hashable, Mapping
 
 import numpy as np
@@ -81,6 +82,7 @@ def spikes_per_run(run: Run) -> np.ndarray:
     return np.array([e["spikes"].size for e in run_events(run)], dtype=np.float64)
 
 
+@functools.lru_cache(maxsize=None)
 def target_entropy(target: str = "base") -> float:
     """H(p_tgt) of a named target's sampled data set, nats."""
     return build_target(TargetSpec.named(target)).entropy

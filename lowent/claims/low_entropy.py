@@ -29,13 +29,14 @@ CLAIMS = (
 )
 
 
-def size_sweep(profile: Profile) -> dict:
-    """Section 3.1 runs: {(kind, d): RunSpec} for transformer (matched depth), gru and lstm."""
+def size_sweep(profile: Profile, target: str = "base") -> dict:
+    """Section 3.1 runs: {(kind, d): RunSpec} for transformer (matched depth), gru and lstm,
+    on `target` (D1 reruns them on the low and high targets)."""
     specs = {}
     for d in profile.sizes:
-        specs["transformer", d] = profile.run(matched_transformer(d))
+        specs["transformer", d] = profile.run(matched_transformer(d), target)
         for kind in ("gru", "lstm"):
-            specs[kind, d] = profile.run(ModelSpec(kind=kind, d_model=d, layers=1))
+            specs[kind, d] = profile.run(ModelSpec(kind=kind, d_model=d, layers=1), target)
     return specs
 
 
