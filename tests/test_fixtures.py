@@ -71,6 +71,12 @@ def test_a_lone_claim_test_still_has_every_worker_train(pytester, tmp_path, monk
     done = [ln for ln in out if "lowent: [gw" in ln and "trained transformer/full d=8" in ln]
     assert len(done) == 6 and all("runs ready, about" in ln for ln in done)
     assert any("6 of 6 runs ready" in ln for ln in done)
+    # the report's wall time covers the training done by the workers before the tests: each
+    # of the 6 runs holds its lock at least 1.5 s, 3 runs per worker
+    import json
+
+    env = json.loads((pytester.path / "reports" / "results.json").read_text())["environment"]
+    assert float(env["wall time"].split()[0]) >= 4.5, env["wall time"]
 
     # -m selects the lone claim test: it goes to one worker, and both still train
     trained.unlink()
