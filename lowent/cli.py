@@ -1,4 +1,4 @@
-"""Command line: ``python -m lowent train|bench|compare|report|power``.
+"""Command line: ``python -m lowent train|bench|compare|report|power|baseline``.
 
 A usage error (an unknown name, an impossible size, an option that does not apply) exits with
 status 2 and one line on stderr naming the bad value; a failure while running exits with 1
@@ -74,9 +74,16 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("old", help="results.json of the reference run (e.g. the last PyTorch)")
     c.add_argument("new", help="results.json of the run to check")
     c.add_argument("--alpha", type=float, default=0.05, help="level of the shift tests (Holm)")
+    c.add_argument("--allow-different", action="store_true",
+                   help="compare reports of different results schemas or profiles")
     r = sub.add_parser("report", help="rebuild the HTML claims report from a results.json")
     r.add_argument("results", help="a results.json written by the claims report")
     r.add_argument("out", help="the HTML file to write")
+    k = sub.add_parser("baseline", help="write a results.json as a baseline for compare "
+                                        "(baselines/: without the figures' curves)",
+                       formatter_class=_Help)
+    k.add_argument("results", help="a results.json written by the claims report")
+    k.add_argument("out", help="the baseline file to write")
     w = sub.add_parser("power", help="how often each claim's test would give each outcome "
                                      "with fresh seeds (bootstrap of a results.json)",
                        formatter_class=_Help)
@@ -151,9 +158,18 @@ def main(argv=None) -> int:
         if args.command == "compare":
             from lowent.compare import main as compare_main
 
-            return compare_main(args.old, args.new, args.alpha)
+            return compare_main(args.old, args.new, args.alpha, args.allow_different)
         if args.command == "report":
             return _report(args)
+        if args.command == "baseline":
+            import json
+
+            from lowent.compare import baseline, load
+
+            Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.out).write_text(json.dumps(baseline(load(args.results)), indent=1))
+            print(f"wrote {args.out}")
+            return 0
         if args.command == "power":
             from lowent.power import main as power_main
 

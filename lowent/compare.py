@@ -11,7 +11,11 @@
   two-sided t-test; the p-values are Holm-corrected over all metrics compared, at alpha.
 
 It exits 1 when any claim flipped or errored, else 0 (shifts alone are reported, not failed: a new
-PyTorch may move a number without changing what the paper's sentence says).
+PyTorch may move a number without changing what the paper's sentence says). Before comparing
+it lists every entry of the two environments that differs besides PyTorch (Python, NumPy,
+SciPy, the build, the device, ...), so a flip is not blamed on torch when something else
+moved too, and it refuses (exit 2, one line) reports of different results schemas or
+profiles unless told ``--allow-different``.
 """
 from __future__ import annotations
 
@@ -47,6 +51,12 @@ def load(path: str | Path) -> dict:
     if not isinstance(data, dict) or not isinstance(data.get("claims"), list):
         raise ValueError(f"{str(path)!r} is not a lowent results.json (no 'claims' list)")
     return data
+
+
+def baseline(results: dict) -> dict:
+    """A results dict as kept in baselines/: everything compare reads (environment, outcomes,
+    verdicts with their per-seed data), without the figures' curves."""
+    return {**results, "claims": [{**rec, "figures": []} for rec in results["claims"]]}
 
 
 def _test(nodeid: str) -> str:
@@ -107,12 +117,45 @@ def compare(old: dict, new: dict, alpha: float = ALPHA) -> dict:
             "only_old": sorted(set(a) - set(b)), "only_new": sorted(set(b) - set(a))}
 
 
-def main(old_path: str, new_path: str, alpha: float = ALPHA) -> int:
+# Environment entries that differ between any two runs and say nothing about the software.
+_PER_RUN = {"wall time", "finished", "lowent"}
+_TORCH = {"PyTorch"}
+
+
+class Incomparable(ValueError):
+    """Two reports of different results schemas or profiles."""
+
+
+def differences(old: dict, new: dict) -> dict[str, tuple]:
+    """Environment entries (besides PyTorch and per-run ones) that differ: name -> (old, new)."""
+    eo, en = old.get("environment", {}), new.get("environment", {})
+    return {k: (eo.get(k), en.get(k)) for k in sorted(set(eo) | set(en))
+            if k not in _PER_RUN | _TORCH and eo.get(k) != en.get(k)}
+
+
+def check_comparable(old: dict, new: dict) -> None:
+    """Raise Incomparable (one line) when the reports' schema or profile differ."""
+    eo, en = old.get("environment", {}), new.get("environment", {})
+    for key in ("schema", "profile"):
+        if eo.get(key) != en.get(key):
+            raise Incomparable(f"the reports differ in {key} ({eo.get(key)!r} vs "
+                               f"{en.get(key)!r}); pass --allow-different to compare anyway")
+
+
+def main(old_path: str, new_path: str, alpha: float = ALPHA,
+         allow_different: bool = False) -> int:
     old, new = load(old_path), load(new_path)
+    if not allow_different:
+        check_comparable(old, new)
     res = compare(old, new, alpha)
     eo, en = old.get("environment", {}), new.get("environment", {})
     print(f"OLD: {old_path} (PyTorch {eo.get('PyTorch', '?')}, profile {eo.get('profile', '?')})")
     print(f"NEW: {new_path} (PyTorch {en.get('PyTorch', '?')}, profile {en.get('profile', '?')})")
+    other = differences(old, new)
+    if other:
+        print(f"the reports differ in more than PyTorch: {len(other)} other entries")
+        for k, (o, n) in other.items():
+            print(f"  DIFFERS {k}: {o} -> {n}")
     print(f"verdict flips: {len(res['flips'])}")
     for k, o, n in res["flips"]:
         print(f"  FLIP {k}: {o} -> {n}")

@@ -28,6 +28,11 @@ import io
 import json
 from pathlib import Path
 
+# Version of the results.json format: 2 added the outcomes (holds / contradicted / not
+# equivalent / inconclusive), each part's outcome, reachable p and call, and the environment's
+# schema, SciPy and PyTorch build. lowent compare refuses to compare different schemas.
+SCHEMA = 2
+
 # A claim's verdict (lowent.stats.OUTCOMES), or what stopped the test from reaching one.
 OUTCOMES = ("holds", "contradicted", "not equivalent", "inconclusive", "error", "skipped")
 _COLOURS = {"holds": "#1a7f37", "contradicted": "#cf222e", "not equivalent": "#b35900",

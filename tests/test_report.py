@@ -420,3 +420,27 @@ class TestCompare:
         assert r.returncode == 2 and "not a lowent results.json" in r.stderr
         r = run("report", a, str(tmp_path / "again.html"))
         assert r.returncode == 0 and (tmp_path / "again.html").stat().st_size > 1000
+
+    def test_only_torch_may_vary_schema_and_profile_must_match(self, tmp_path, capsys):
+        base = fake_results(error=False)
+        base["environment"].update({"schema": 2, "SciPy": "1.17.1", "PyTorch build": "CPU"})
+        other = json.loads(json.dumps(base))
+        other["environment"].update({"PyTorch": "2.15.0", "SciPy": "1.18.0",
+                                     "PyTorch build": "CUDA 12.8", "wall time": "9 s"})
+        a, b = self._write(tmp_path, "a.json", base), self._write(tmp_path, "b.json", other)
+        assert compare.main(a, b) == 0
+        out = capsys.readouterr().out
+        assert "differ in more than PyTorch: 2 other entries" in out
+        assert "DIFFERS SciPy: 1.17.1 -> 1.18.0" in out and "DIFFERS PyTorch build" in out
+        assert "wall time" not in out  # per-run entries are not differences
+        for key, value in (("schema", 1), ("profile", "paper")):
+            odd = json.loads(json.dumps(base))
+            odd["environment"][key] = value
+            c = self._write(tmp_path, f"{key}.json", odd)
+            with pytest.raises(compare.Incomparable, match=f"differ in {key}"):
+                compare.main(a, c)
+            assert compare.main(a, c, allow_different=True) == 0
+        r = subprocess.run([sys.executable, "-m", "lowent", "compare", a, c],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+        assert "--allow-different" in r.stderr

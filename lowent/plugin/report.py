@@ -191,10 +191,17 @@ def environment(config, wall_s: float) -> dict:
     name = profile_name(config)
     prof = claims_profile(config)
     workers = getattr(config.option, "numprocesses", None)
+    import scipy
+
+    from lowent.report import SCHEMA
+
     return {
+        "schema": SCHEMA,
         "lowent": f"{lowent.__version__} ({commit or 'commit unknown'})",
-        "PyTorch": torch.__version__, "Python": platform.python_version(),
-        "NumPy": numpy.__version__, "platform": platform.platform(),
+        "PyTorch": torch.__version__,
+        "PyTorch build": f"CUDA {torch.version.cuda}" if torch.version.cuda else "CPU",
+        "Python": platform.python_version(),
+        "NumPy": numpy.__version__, "SciPy": scipy.__version__, "platform": platform.platform(),
         "device": f"{device_tag(claims_device(config))} (claim runs; {os.cpu_count()} CPU "
                   f"cores, {workers or 'no'} xdist workers)",
         "profile": name,

@@ -1,0 +1,81 @@
+"""What the results record about the software, and the pins that keep it fixed."""
+import re
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+CONSTRAINTS = Path(__file__).resolve().parents[1] / "constraints.txt"
+
+
+def _pins() -> dict[str, str]:
+    pins = {}
+    for line in CONSTRAINTS.read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, pinned = re.fullmatch(r"([A-Za-z0-9_.-]+)==(\S+)", line).groups()
+            pins[name] = pinned
+    return pins
+
+
+def test_constraints_pin_everything_but_torch_and_match_what_is_installed():
+    """CI installs with `-c constraints.txt` (.ci/run), so every pin is what runs."""
+    pins = _pins()
+    assert "torch" not in {n.lower() for n in pins}
+    for must in ("numpy", "scipy", "matplotlib", "pytest", "pytest-xdist", "safetensors"):
+        assert must in pins
+    wrong = {}
+    for name, pinned in pins.items():
+        try:
+            got = version(name)
+        except PackageNotFoundError:
+            got = None
+        if got != pinned:
+            wrong[name] = (pinned, got)
+    assert not wrong, f"installed versions differ from constraints.txt: {wrong}"
+    assert "-c constraints.txt" in (CONSTRAINTS.parent / ".ci" / "run").read_text()
+
+
+def test_the_report_records_the_software_it_ran_on(pytester):
+    pytester.makepyfile(test_fake='''
+import numpy as np
+import pytest
+from lowent import stats
+
+@pytest.mark.claim("S1")
+def test_holds(record_verdict):
+    x = np.linspace(0.1, 0.2, 5)
+    assert record_verdict(stats.conjunction({"a": stats.one_sample(x, 0.0, "greater")},
+                                            claim="S1", statement="s")).passed
+''')
+    out = pytester.path / "r.html"
+    pytester.runpytest_subprocess(f"--lowent-report={out}", "-p", "no:cacheprovider")
+    import json
+
+    import scipy
+    import torch
+
+    env = json.loads(out.with_name("results.json").read_text())["environment"]
+    from lowent.report import SCHEMA
+
+    assert env["schema"] == SCHEMA and env["SciPy"] == scipy.__version__
+    assert env["PyTorch"] == torch.__version__
+    assert env["PyTorch build"] in ("CPU", f"CUDA {torch.version.cuda}")
+    for key in ("Python", "NumPy", "device", "profile"):
+        assert env[key]
+
+
+
+def test_the_baseline_in_the_repository_is_current():
+    """baselines/ holds the default profile's results on the reference version; it must be
+    of this results schema and cover every claim of the default run (refresh: README)."""
+    import json
+
+    from lowent.claims import CLAIMS
+    from lowent.report import SCHEMA
+
+    base = json.loads((CONSTRAINTS.parent / "baselines" / "quick-torch2.13.0-cpu.json").read_text())
+    env = base["environment"]
+    assert env["schema"] == SCHEMA and env["profile"] == "quick"
+    assert env["PyTorch"].startswith("2.13.0") and env["PyTorch build"] == "CPU"
+    default = {c.id for c in CLAIMS.values() if c.marker != "robustness"}
+    assert {r["claim"] for r in base["claims"]} == default
+    assert all(r["verdict"] or r["outcome"] == "holds" for r in base["claims"])
