@@ -157,3 +157,21 @@ def test_families_are_pure(family):
     H = by_d([3.70, 3.65, 3.58, 3.55]) if family is l1_family else {
         v: seeds(H_TGT, seed=i) for i, v in enumerate(VARIANTS)}
     assert family(H, H_TGT).to_dict() == family(H, H_TGT).to_dict()
+
+
+def test_aa_rate_holds_alpha_on_exchangeable_seeds_and_finds_a_planted_split():
+    """A1: seeds drawn alike are declared different about alpha of the time; a configuration
+    whose seeds come from two populations is declared different far more often."""
+    from lowent.claims.calibration import aa_rate
+
+    rng = np.random.default_rng(0)
+    alike = aa_rate({i: rng.normal(3.6, 0.01, 10) for i in range(12)})
+    assert alike.comparisons == 12 * 252 and alike.calibrated
+    assert abs(alike.rate - 0.05) < 0.03
+    planted = aa_rate({i: np.r_[rng.normal(3.5, 0.001, 5), rng.normal(3.7, 0.001, 5)]
+                       for i in range(12)})
+    assert not planted.calibrated
+    five = aa_rate({i: rng.normal(0, 1, 5) for i in range(3)})
+    assert five.comparisons == 3 * 20
+    with pytest.raises(ValueError, match="at least 4 seeds"):
+        aa_rate({"x": [1.0, 2.0, 3.0]})

@@ -32,7 +32,7 @@ def test_not_a_claim():
 
 def test_every_claim_is_declared_once_with_a_registered_run_set():
     assert list(CLAIMS) == ["L1", "L2", "L3", "F1", "F2", "R1", "R1 figures", "S1",
-                            "S1 figures", "S2", "S3", "S4", "D1 high", "D1 low", "E1"]
+                            "S1 figures", "S2", "S3", "S4", "D1 high", "D1 low", "E1", "A1"]
     quick = get_profile("quick")
     for claim in CLAIMS.values():
         assert claim.sentence and claim.figure and claim.marker.isidentifier()

@@ -152,7 +152,8 @@ class ReportWriter:
             p = f"p = {v['p_value']:.3g}" if v.get("p_value") is not None else "no verdict"
             tr.write_line(f"{rec['claim']:<11} {rec['outcome']:<19} {p:<13} "
                           f"{short_engine(rec['engine'])}")
-            detail = v.get("ours") or rec["reason"]
+            detail = v.get("ours") or rec["reason"] or (
+                rec["figures"][0].get("title", "") if rec["figures"] else "")
             for line in textwrap.wrap(detail or "", width - 1, initial_indent=" " * 12,
                                       subsequent_indent=" " * 12):
                 tr.write_line(line)
