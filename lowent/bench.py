@@ -13,15 +13,16 @@ that per-sample dropout allows.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from dataclasses import asdict, dataclass
+from typing import Callable
 
 import torch
 
 from lowent.config import ModelSpec, RunSpec, TrainSpec
-from lowent.engine import Trainer, resolve_device
-from lowent.reference import train_loop
+from lowent.engine import Trainer, minibatch_order, resolve_device
 from lowent.target import build_target
 
 CONFIGS = ((64, 1, 10), (64, 4, 10))  # (d, L, seeds): the largest model at both depths
@@ -111,6 +112,103 @@ def estimate_seconds(spec: RunSpec, vocab: int = 5, length: int = 5) -> float:
 
 
 @dataclass
+class Workload:
+    """One unit of work to time, shared by ``python -m lowent bench`` (:func:`measure`) and
+    the pytest-benchmark suite (``benchmarks/``): ``step()`` does it once (one optimizer
+    step of every stacked seed, one exact evaluation, one step of the torch.nn loop),
+    ``flops`` is its multiply-add FLOPs and ``models`` how many models it advances."""
+
+    name: str
+    step: Callable[[], object]
+    flops: float
+    models: int
+    device: torch.device
+
+    def info(self) -> dict:
+        """Figures and versions a saved benchmark keeps beside its timings."""
+        return {"workload": self.name, "flops": self.flops, "models": self.models,
+                "device": str(self.device), "torch": torch.__version__,
+                "threads": torch.get_num_threads()}
+
+
+def measure(w: Workload, calls: int) -> float:
+    """Seconds of `calls` calls of w.step (after one warm-up call), device synchronised."""
+    w.step()
+    _sync(w.device)
+    t0 = time.perf_counter()
+    for _ in range(calls):
+        w.step()
+    _sync(w.device)
+    return time.perf_counter() - t0
+
+
+def engine_step(tr: Trainer) -> Workload:
+    """One training step of all of `tr`'s stacked seeds on its layout (minibatches of epoch 0
+    in turn), as Trainer.steps takes it, without the probes."""
+    order = minibatch_order(tr.target, tr.spec.seeds, tr.B, 0)  # [steps, E, B]
+    counts = None
+    if tr.batching is not None:
+        counts = torch.as_tensor(tr.batching.counts(order), dtype=tr.dtype, device=tr.device)
+    turn = itertools.count()
+
+    def step():
+        i = next(turn) % len(order)
+        loss = tr.batch_loss(order[i], None if counts is None else counts[i])
+        tr.opt.zero_grad()
+        loss.sum().backward()
+        tr.opt.step()
+
+    m, T, V, B = tr.spec.model, tr.T, tr.V, tr.B
+    if tr.spec.train.layout == "faithful":
+        fwd = forward_flops(m, B * T, (T + 1) / 2, V, shared=tr.faithful.layout.size)
+    elif tr.spec.train.layout == "per_sample":
+        fwd = forward_flops(m, B * T, (T + 1) / 2, V)
+    else:
+        fwd = forward_flops(m, tr.layout.size, T, V)
+    return Workload(name=f"step {tr.spec.train.layout}", step=step, flops=3 * fwd * tr.E,
+                    models=tr.E, device=tr.device)
+
+
+def evaluation(tr: Trainer) -> Workload:
+    """The exact float64 evaluation (781 contexts, every probe) that ends each epoch."""
+    n = tr.eval_layout.size
+    return Workload(name="exact evaluation", step=tr.evaluate,
+                    flops=forward_flops(tr.spec.model, n, tr.T, tr.V) * tr.E, models=tr.E,
+                    device=tr.device)
+
+
+def loop_step(spec: RunSpec, seed: int, dev: torch.device) -> Workload:
+    """One step of the straightforward loop (lowent.reference: one torch.nn model,
+    per-sample minibatches of 512), on the minibatches the engine draws for `seed`."""
+    import torch.nn.functional as F
+
+    from lowent.reference import OPTIMIZERS, build_reference, inputs_and_targets
+
+    target = build_target(spec.target)
+    torch.manual_seed(seed)
+    model = build_reference(spec.model, target.vocab, target.length).to(dev)
+    cls, kw = OPTIMIZERS[spec.train.optimizer]
+    opt = cls(model.parameters(), **kw)
+    order = minibatch_order(target, (seed,), spec.train.batch_size, 0)[:, 0]
+    batches = [tuple(t.to(dev) for t in inputs_and_targets(order[i], target.vocab,
+                                                         target.length)) for i in range(8)]
+    model.train()
+    turn = itertools.count()
+
+    def step():
+        x, y = batches[next(turn) % len(batches)]
+        loss = F.cross_entropy(model(x).reshape(-1, target.vocab), y.reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    T, B = target.length, spec.train.batch_size
+    return Workload(name="torch.nn loop step", step=step,
+                    flops=3 * forward_flops(spec.model, B * T, (T + 1) / 2, target.vocab),
+                    models=1, device=dev)
+
+
+@dataclass
 class BenchRow:
     d: int
     layers: int
@@ -130,9 +228,7 @@ class BenchRow:
 
 def time_baseline(spec: RunSpec, steps: int, dev: torch.device) -> float:
     """Seconds of `steps` steps of every seed of `spec` in the torch.nn loop, one at a time."""
-    target = build_target(spec.target)
-    train_loop(spec.model, target, 0, 2, device=str(dev))  # warm-up
-    return sum(train_loop(spec.model, target, s, steps, device=str(dev))[1] for s in spec.seeds)
+    return sum(measure(loop_step(spec, s, dev), steps) for s in spec.seeds)
 
 
 def bench_layout(spec: RunSpec, steps: int, dev: torch.device, peak: float,
@@ -143,23 +239,13 @@ def bench_layout(spec: RunSpec, steps: int, dev: torch.device, peak: float,
     tr = Trainer(spec, dev)
     _sync(dev)
     t_start = time.perf_counter() - t0
-    tr.steps(0, 2)  # warm-up
-    _sync(dev)
-    t0 = time.perf_counter()
-    tr.steps(0, steps)
-    _sync(dev)
-    t_steps = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    tr.evaluate()
-    t_eval = time.perf_counter() - t0
+    work = engine_step(tr)
+    t_steps = measure(work, steps)
+    t_eval = measure(evaluation(tr), 1)
 
     m, E, T, V, B = spec.model, len(spec.seeds), tr.T, tr.V, tr.B
     per_epoch = tr.steps_per_epoch
-    if spec.train.layout == "faithful":
-        flops = forward_flops(m, B * T, (T + 1) / 2, V, shared=tr.faithful.layout.size)
-    else:
-        flops = forward_flops(m, tr.layout.size, T, V)
-    flops *= 3  # forward + backward
+    flops = work.flops / E  # one model's step, forward + backward
     base_flops = 3 * forward_flops(m, B * T, (T + 1) / 2, V)
     base = t_base / (E * steps) * per_epoch
     step_s = t_steps / (E * steps) * per_epoch
