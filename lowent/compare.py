@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats as sps
 
-from lowent.stats import ALPHA
+from lowent.stats import ALPHA, holm_adjust
 
 VERDICTS = ("holds", "contradicted", "not equivalent", "inconclusive", "does not reproduce")
 
@@ -104,12 +104,7 @@ def compare(old: dict, new: dict, alpha: float = ALPHA) -> dict:
             pairs += [(name, xa[name], xb[name]) for name in xa if name in xb]
     shifts = []
     if pairs:
-        p = np.array([_welch_p(x, y) for _, x, y in pairs])
-        order, m, running = np.argsort(p), len(p), 0.0
-        adj = np.empty(m)
-        for i, j in enumerate(order):
-            running = max(running, min(1.0, (m - i) * p[j]))
-            adj[j] = running
+        adj = holm_adjust([_welch_p(x, y) for _, x, y in pairs])
         shifts = [Shift(name, float(x.mean()), float(y.mean()), float(q))
                   for (name, x, y), q in zip(pairs, adj) if q < alpha]
     errors = [(k, b[k].get("reason", "")) for k in b if b[k]["outcome"] == "error"]

@@ -43,16 +43,6 @@ class PowerRow:
         return 1.0 - self.rates.get(self.observed, 0.0)
 
 
-def _result(part: dict) -> stats.Result:
-    """A stored part (Result.to_dict) back as a Result."""
-    return stats.Result(
-        procedure=part["test"], statistic=part["statistic"], p_value=part["p_value"],
-        alpha=part["alpha"], n=part["n"], effect=part["effect"],
-        effect_name=part["effect_name"], ci=tuple(part["ci"]), data={},
-        kind=part.get("kind", "directional"), p_opposite=part.get("p_opposite"),
-        min_p=part.get("min_p", 0.0), margin=part.get("margin"), call=part.get("call"))
-
-
 def _per_seed(part: dict, E: int) -> bool:
     arrays = list((part.get("data") or {}).values())
     return bool(part.get("call")) and bool(arrays) and all(
@@ -83,9 +73,9 @@ def simulate(verdict: dict, E: int, n: int, sims: int = SIMULATIONS,
         family = {}
         for p in parts:
             try:
-                family[p["statement"]] = rerun(p, idx) if _per_seed(p, E) else _result(p)
+                family[p["statement"]] = rerun(p, idx) if _per_seed(p, E) else stats.Result.from_dict(p)
             except ValueError:  # a degenerate resample (e.g. all seeds equal): no evidence
-                family[p["statement"]] = _result(p).replace(p_value=1.0, p_opposite=1.0)
+                family[p["statement"]] = stats.Result.from_dict(p).replace(p_value=1.0, p_opposite=1.0)
         v = stats.conjunction(family, claim=verdict["claim"], statement=verdict["statement"])
         counts[v.outcome] = counts.get(v.outcome, 0) + 1
     return {o: c / sims for o, c in sorted(counts.items())}, fixed

@@ -12,11 +12,23 @@ from lowent.cache import Cache
 from lowent.config import RunSpec
 
 
+def format_seeds(seeds) -> str:
+    """Seeds as compact ranges, in order: (0, 1, 2, 5) -> "0-2,5"."""
+    out, seeds = [], list(seeds)
+    i = 0
+    while i < len(seeds):
+        j = i
+        while j + 1 < len(seeds) and seeds[j + 1] == seeds[j] + 1:
+            j += 1
+        out.append(str(seeds[i]) if i == j else f"{seeds[i]}-{seeds[j]}")
+        i = j + 1
+    return ",".join(out)
+
+
 def describe(spec: RunSpec) -> str:
     """A run in a few words: "transformer/full d=64 L=4 adam, seeds 0-4, trie"."""
-    m, t, s = spec.model, spec.train, spec.seeds
-    seeds = f"{s[0]}-{s[-1]}" if s == tuple(range(s[0], s[-1] + 1)) and len(s) > 1 else \
-        ",".join(map(str, s))
+    m, t = spec.model, spec.train
+    seeds = format_seeds(spec.seeds)
     kind = f"{m.kind}/{m.variant}" if m.kind == "transformer" else m.kind
     return (f"{kind} d={m.d_model} L={m.layers} {t.optimizer}, {t.epochs} epochs, seeds "
             f"{seeds}, {t.layout}" + (f", target {spec.target.name}"

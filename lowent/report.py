@@ -67,14 +67,11 @@ def outcome(pytest_outcome: str, verdict: dict | None) -> str:
 def across_claims(claims: list[dict], alpha: float = 0.05) -> dict[str, bool]:
     """nodeid -> whether a holding claim survives Holm's correction over every claim test
     with a verdict in the run (each claim's p-value: its largest part's)."""
+    from lowent.stats import holm_adjust
+
     ps = {c["nodeid"]: c["verdict"]["p_value"] for c in claims
           if c.get("verdict") and c["verdict"].get("p_value") is not None}
-    order = sorted(ps, key=ps.get)
-    out, running = {}, 0.0
-    for i, node in enumerate(order):
-        running = max(running, min(1.0, (len(order) - i) * ps[node]))
-        out[node] = running < alpha
-    return out
+    return {node: bool(q < alpha) for node, q in zip(ps, holm_adjust(list(ps.values())))}
 
 
 def figure_png(fig: dict) -> bytes:

@@ -99,6 +99,15 @@ class Result:
              "margin": self.margin, "call": self.call}
         return json.loads(json.dumps(d, default=_plain))
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "Result":
+        """A Result back from :meth:`to_dict` (its data arrays as lists)."""
+        return cls(procedure=d["test"], statistic=d["statistic"], p_value=d["p_value"],
+                   alpha=d["alpha"], n=d["n"], effect=d["effect"], effect_name=d["effect_name"],
+                   ci=tuple(d["ci"]), data=dict(d.get("data") or {}),
+                   kind=d.get("kind", "directional"), p_opposite=d.get("p_opposite"),
+                   min_p=d.get("min_p", 0.0), margin=d.get("margin"), call=d.get("call"))
+
     def __str__(self) -> str:
         lo, hi = self.ci
         return (f"{'passes' if self.passed else 'fails'} ({self.procedure}; statistic "
@@ -585,18 +594,22 @@ def more_often(hits, rate: float, alpha: float = ALPHA) -> Result:
                   min_p=float(rate**h.size), call={"fn": "more_often", "kw": {"rate": rate}})
 
 
+def holm_adjust(p) -> np.ndarray:
+    """Holm's step-down adjusted p-values of `p` (same order)."""
+    p = np.asarray(p, dtype=np.float64)
+    adj, running, k = np.empty(p.size), 0.0, p.size
+    for i, j in enumerate(np.argsort(p, kind="stable")):
+        running = max(running, min(1.0, (k - i) * p[j]))
+        adj[j] = running
+    return adj
+
+
 def holm(results: Mapping[str, Result], alpha: float = ALPHA) -> dict[str, Result]:
     """Holm's step-down correction over a family: returns the results (same labels, same
     order) with Holm-adjusted p-values (``p_value``) compared with `alpha` (family-wise
     error)."""
-    p = np.array([r.p_value for r in results.values()], dtype=np.float64)
-    order = np.argsort(p)
-    k = len(p)
-    adj = np.empty(k)
-    running = 0.0
-    for i, j in enumerate(order):
-        running = max(running, min(1.0, (k - i) * p[j]))
-        adj[j] = running
+    k = len(results)
+    adj = holm_adjust([r.p_value for r in results.values()])
     return {label: r.replace(p_value=float(a), alpha=alpha,
                              procedure=f"{r.procedure}, Holm-adjusted over {k}")
             for (label, r), a in zip(results.items(), adj)}

@@ -306,22 +306,22 @@ def test_body_raises():
     raise KeyError("no such run")
 
 
+def _above_when_claimed_below(claim_id):
+    x = np.linspace(0.1, 0.2, 5)
+    return stats.conjunction({"below": stats.one_sample(x, 0.0, "less")}, claim=claim_id,
+                             statement="fake")
+
+
 @claim("F1", expect="contradicted", why="full ends above H(p_tgt)")
 def test_real_finding(record_verdict):
     """F1. fake"""
-    x = np.linspace(0.1, 0.2, 5)
-    v = record_verdict(stats.conjunction({"below": stats.one_sample(x, 0.0, "less")},
-                                         claim="F1", statement="fake"))
-    assert v.passed
+    assert record_verdict(_above_when_claimed_below("F1")).passed
 
 
 @claim("F2", expect="inconclusive", why="expected not shown either way")
 def test_outcome_changed(record_verdict):
     """F2. fake: expected inconclusive, the data contradict the claim"""
-    x = np.linspace(0.1, 0.2, 5)
-    v = record_verdict(stats.conjunction({"below": stats.one_sample(x, 0.0, "less")},
-                                         claim="F2", statement="fake"))
-    assert v.passed
+    assert record_verdict(_above_when_claimed_below("F2")).passed
 
 
 @claim("S3", expect="inconclusive", why="too few events")

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from lowent.plugin.runs import claim_of, claims_device, claims_profile, format_seeds, profile_name
+from lowent.plugin.runs import claim_of, claims_device, claims_profile, profile_name
+from lowent.progress import format_seeds
 from lowent.claims import CLAIMS, engine_note
 from lowent.report import outcome, write
 
