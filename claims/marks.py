@@ -24,11 +24,15 @@ def claim_marks(claim_id: str, expect: str = "holds", why: str = "") -> list:
 D1_TARGETS = ("low", "high")  # the targets D1 reruns L1, L2 and F1 on (App. D)
 
 
-def on_targets(claim_id: str, expect: str = "holds", why: str = "") -> list:
-    """Values of a test's ``target`` parameter: "base" checks `claim_id` (expecting `expect`),
-    and each of D1's targets checks "D1 <target>" with the same test (claims/README.md, D1)."""
+def on_targets(claim_id: str, expect: str = "holds", why: str = "",
+               d1: dict[str, tuple[str, str]] | None = None) -> list:
+    """Values of a test's ``target`` parameter: "base" checks `claim_id` (expecting `expect`,
+    because `why`), and each of D1's targets checks "D1 <target>" with the same test
+    (claims/README.md, D1), expecting ``d1[target] = (outcome, why)`` (default: holds)."""
+    d1 = d1 or {}
     return [pytest.param("base", marks=claim_marks(claim_id, expect, why), id="base"),
-            *(pytest.param(t, marks=claim_marks(f"D1 {t}"), id=t) for t in D1_TARGETS)]
+            *(pytest.param(t, marks=claim_marks(f"D1 {t}", *d1.get(t, ("holds", ""))), id=t)
+              for t in D1_TARGETS)]
 
 
 def claim(claim_id: str, expect: str = "holds", why: str = ""):
