@@ -65,17 +65,20 @@ def simulate(verdict: dict, E: int, n: int, sims: int = SIMULATIONS,
 
     Returns (outcome -> share, labels of the parts kept fixed)."""
     parts = verdict["parts"]
-    fixed = [p["statement"] for p in parts if not _per_seed(p, E)]
+    stored = {p["statement"]: stats.Result.from_dict(p) for p in parts}  # the measured results
+    resampled = [p for p in parts if _per_seed(p, E)]
+    fixed = [label for label in stored if label not in {p["statement"] for p in resampled}]
     rng = np.random.default_rng(seed)
     counts: dict[str, int] = {}
     for _ in range(sims):
         idx = rng.integers(E, size=n)
-        family = {}
-        for p in parts:
+        family = dict(stored)
+        for p in resampled:
             try:
-                family[p["statement"]] = rerun(p, idx) if _per_seed(p, E) else stats.Result.from_dict(p)
+                family[p["statement"]] = rerun(p, idx)
             except ValueError:  # a degenerate resample (e.g. all seeds equal): no evidence
-                family[p["statement"]] = stats.Result.from_dict(p).replace(p_value=1.0, p_opposite=1.0)
+                family[p["statement"]] = stored[p["statement"]].replace(p_value=1.0,
+                                                                         p_opposite=1.0)
         v = stats.conjunction(family, claim=verdict["claim"], statement=verdict["statement"])
         counts[v.outcome] = counts.get(v.outcome, 0) + 1
     return {o: c / sims for o, c in sorted(counts.items())}, fixed
