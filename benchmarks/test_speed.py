@@ -7,11 +7,16 @@ workloads are ``lowent.bench``'s, the ones ``python -m lowent bench`` times; eac
 benchmark keeps its FLOPs, achieved GFLOP/s, device, threads and torch version.
 
     pytest benchmarks/ -p no:xdist --benchmark-save=torch2.13.0      # .benchmarks/...
-    pytest benchmarks/ -p no:xdist --benchmark-compare=0001 --benchmark-compare-fail=median:25%
 
 Not part of the default run (``testpaths`` leaves this folder out); run without xdist.
+Every benchmark runs on one torch thread, as each xdist worker trains the claims: with the
+two threads of this 2-core machine the same benchmark's median moved by up to 32% between
+runs, with one thread by at most 13% (README, "Speed across versions").
+
+    python -m lowent bench-compare .benchmarks/*/0001_*.json .benchmarks/*/0002_*.json
 """
 import pytest
+import torch
 
 from lowent import bench
 from lowent.config import ModelSpec, RunSpec, TrainSpec
@@ -21,7 +26,16 @@ pytest.importorskip("pytest_benchmark")
 
 SIZES = [(64, 1), (64, 4)]  # (d, L): the claims' largest models at both depths
 SEEDS = tuple(range(5))  # the quick profile's seeds, stacked as the claims train them
-ROUNDS = 10
+ROUNDS = 40  # with 10 rounds (and two threads) medians spread by up to 43% between runs
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch thread per benchmark, restored afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def _spec(d: int, layers: int, layout: str = "trie") -> RunSpec:
@@ -31,7 +45,7 @@ def _spec(d: int, layers: int, layout: str = "trie") -> RunSpec:
 
 def _time(benchmark, work: bench.Workload) -> None:
     benchmark.extra_info.update(work.info())
-    benchmark.pedantic(work.step, rounds=ROUNDS, warmup_rounds=1)
+    benchmark.pedantic(work.step, rounds=ROUNDS, warmup_rounds=3)
     if benchmark.stats is not None:  # None when benchmarks are disabled (--benchmark-disable)
         benchmark.extra_info["gflops"] = work.flops / benchmark.stats.stats.median / 1e9
 

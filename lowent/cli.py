@@ -1,4 +1,4 @@
-"""Command line: ``python -m lowent train|bench|compare|report|power|baseline``.
+"""Command line: ``python -m lowent train|bench|bench-compare|bench-noise|compare|report|power|baseline``.
 
 A usage error (an unknown name, an impossible size, an option that does not apply) exits with
 status 2 and one line on stderr naming the bad value; a failure while running exits with 1
@@ -68,6 +68,17 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--steps", type=int, default=16, help="optimizer steps timed per side")
     b.add_argument("--device", default="cpu", choices=DEVICES, help="where to time")
     b.add_argument("--json", default=None, help="also write the figures to this file")
+    bc = sub.add_parser("bench-compare", help="median times of two saved pytest-benchmark runs "
+                                              "(exit 1 on a slowdown beyond the threshold)",
+                        formatter_class=_Help)
+    bc.add_argument("old", help="the reference run's JSON (.benchmarks/..., e.g. torch 2.13.0)")
+    bc.add_argument("new", help="the JSON of the run to check")
+    bc.add_argument("--threshold", type=float, default=None,
+                    help="fail on a median slower by more than this fraction (default: "
+                         "lowent.benchcmp.THRESHOLD, twice the measured run-to-run noise)")
+    bn = sub.add_parser("bench-noise", help="run-to-run spread of each benchmark's median over "
+                                            "repeated saved runs of the same code")
+    bn.add_argument("runs", nargs="+", help="two or more pytest-benchmark JSON files")
     c = sub.add_parser("compare", help="verdict flips, errors and metric shifts between two "
                                        "results.json (exit 1 on a flip or an error)",
                        formatter_class=_Help)
@@ -159,6 +170,15 @@ def main(argv=None) -> int:
             from lowent.compare import main as compare_main
 
             return compare_main(args.old, args.new, args.alpha, args.allow_different)
+        if args.command in ("bench-compare", "bench-noise"):
+            from lowent import benchcmp
+
+            if args.command == "bench-noise":
+                return benchcmp.main_noise(args.runs)
+            threshold = benchcmp.THRESHOLD if args.threshold is None else args.threshold
+            if not threshold >= 0:
+                raise SpecError(f"--threshold must be a fraction >= 0, not {threshold}")
+            return benchcmp.main_compare(args.old, args.new, threshold)
         if args.command == "report":
             return _report(args)
         if args.command == "baseline":
