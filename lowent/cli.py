@@ -1,4 +1,4 @@
-"""Command line: ``python -m lowent train|bench|bench-compare|bench-noise|compare|report|power|baseline``.
+"""Command line: ``python -m lowent train|bench|compare|report|power|baseline|bench-...``.
 
 A usage error (an unknown name, an impossible size, an option that does not apply) exits with
 status 2 and one line on stderr naming the bad value; a failure while running exits with 1
