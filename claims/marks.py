@@ -22,17 +22,33 @@ def claim_marks(claim_id: str, expect: str = "holds", why: str = "") -> list:
 
 
 D1_TARGETS = ("low", "high")  # the targets D1 reruns L1, L2 and F1 on (App. D)
+D1_CLAIMS = ("L1", "L2", "F1")
 
 
-def on_targets(claim_id: str, expect: str = "holds", why: str = "",
-               d1: dict[str, tuple[str, str]] | None = None) -> list:
-    """Values of a test's ``target`` parameter: "base" checks `claim_id` (expecting `expect`,
-    because `why`), and each of D1's targets checks "D1 <target>" with the same test
-    (claims/README.md, D1), expecting ``d1[target] = (outcome, why)`` (default: holds)."""
-    d1 = d1 or {}
-    return [pytest.param("base", marks=claim_marks(claim_id, expect, why), id="base"),
-            *(pytest.param(t, marks=claim_marks(f"D1 {t}", *d1.get(t, ("holds", ""))), id=t)
-              for t in D1_TARGETS)]
+def cases(claim_id: str, expect: str = "holds", why: str = "",
+          d1: dict[str, tuple[str, str]] | None = None,
+          x: dict[str, tuple[str, str]] | None = None) -> list:
+    """Values of a test's ``target`` parameter, one per claim the test checks:
+
+    - ``base``: `claim_id` itself, expecting `expect` because `why`;
+    - ``low``, ``high`` (claims of D1 only): "D1 <target>" on that target (claims/README.md,
+      D1), expecting ``d1[target] = (outcome, why)``;
+    - one per sensitivity setting built for `claim_id` (lowent.claims.sensitivity), on the
+      base target: "X <setting>", expecting ``x[setting name] = (outcome, why)``.
+
+    Unlisted expectations default to holds. The value is the target the test reads; the
+    claim mark decides which run set the test gets.
+    """
+    from lowent.claims.sensitivity import settings_of
+
+    d1, x = d1 or {}, x or {}
+    params = [pytest.param("base", marks=claim_marks(claim_id, expect, why), id="base")]
+    if claim_id in D1_CLAIMS:
+        params += [pytest.param(t, marks=claim_marks(f"D1 {t}", *d1.get(t, ("holds", ""))), id=t)
+                   for t in D1_TARGETS]
+    params += [pytest.param("base", marks=claim_marks(s.claim_id, *x.get(s.name, ("holds", ""))),
+                            id=s.name) for s in settings_of(claim_id)]
+    return params
 
 
 def claim(claim_id: str, expect: str = "holds", why: str = ""):

@@ -6,7 +6,7 @@ lowent/claims/ffn_bias.py.
 import pytest
 
 from claims import figures
-from claims.marks import on_targets
+from claims.marks import cases
 from lowent.claims.common import VARIANTS, summary, target_entropy as entropy_of
 from lowent.claims.ffn_bias import f1_family
 
@@ -19,7 +19,7 @@ F1_D1 = {"low": ("inconclusive", "full and ffn_main are not shown below H(p_tgt)
 
 
 class TestFFNDrivesTheBias:
-    @pytest.mark.parametrize("target", on_targets("F1", "inconclusive", F1_EXPECTED, F1_D1))
+    @pytest.mark.parametrize("target", cases("F1", "inconclusive", F1_EXPECTED, F1_D1))
     def test_ffn_variants_end_below_the_target_and_attention_only_above(
             self, target, runs, profile, record_verdict, record_figure):
         """F1. "the entropy of Attention-only is basically higher than the true entropy while

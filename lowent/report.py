@@ -165,6 +165,48 @@ def _across(c: dict, survives: dict[str, bool]) -> str:
     return "yes" if survives[c["nodeid"]] else "no"
 
 
+OURS = "our reading"  # the sensitivity table's column of the base tests
+
+
+def setting_grid(claims: list[dict]) -> tuple[list[str], dict[str, dict[str, str]]]:
+    """The sensitivity table (claims/README.md, "Sensitivity"): its columns (our reading, then
+    each setting in the order met) and claim -> column -> outcome. A setting's verdicts are
+    labelled "X <setting>: <claim>"; the base tests' verdicts "<claim>". Empty when the run
+    has no sensitivity test."""
+    cells: dict[str, dict[str, str]] = {}
+    columns: list[str] = []
+    for c in claims:
+        label = (c.get("verdict") or {}).get("claim") or c.get("claim") or ""
+        if label.startswith("X ") and ": " in label:
+            setting, claim = label[2:].split(": ", 1)
+            if setting not in columns:
+                columns.append(setting)
+            cells.setdefault(claim, {})[setting] = c["outcome"]
+    if not cells:
+        return [], {}
+    for c in claims:  # our reading of the same claims, where the run has it
+        label = (c.get("verdict") or {}).get("claim") or c.get("claim") or ""
+        if label in cells:
+            cells[label][OURS] = c["outcome"]
+    return [OURS, *columns], cells
+
+
+def _settings_table(claims: list[dict]) -> str:
+    columns, cells = setting_grid(claims)
+    if not cells:
+        return ""
+    head = "".join(f"<th>{_e(col)}</th>" for col in columns)
+    rows = "".join(
+        f"<tr><th>{_e(claim)}</th>" + "".join(
+            f"<td class='verdict' style='color:{_COLOURS.get(o, '#1f2328')}'>{_e(o)}</td>"
+            for o in (row.get(col, "-") for col in columns)) + "</tr>"
+        for claim, row in cells.items())
+    return ("<h2>Sensitivity: each verdict under other readings of the setting</h2>"
+            "<p>One choice changed at a time (claims/README.md, Sensitivity); the first column "
+            "is the reading the suite uses, '-' where this run did not test it.</p>"
+            f"<table class='settings'><tr><th>claim</th>{head}</tr>{rows}</table>")
+
+
 def render(results: dict) -> str:
     """The whole HTML page (no external resources; figures are inline PNG data URIs)."""
     env, claims = results.get("environment", {}), results.get("claims", [])
@@ -203,7 +245,8 @@ def render(results: dict) -> str:
     summary = ", ".join(f"{n} {o}" for o, n in counts.items() if n)
     return _PAGE.format(
         title="lowent claims report", summary=_e(summary or "no claim tests ran"),
-        env=env_rows, rows="".join(rows), sections="".join(sections))
+        env=env_rows, rows="".join(rows), settings=_settings_table(claims),
+        sections="".join(sections))
 
 
 def write(results: dict, html_path: str | Path) -> tuple[Path, Path]:
@@ -240,6 +283,7 @@ figure {{ margin: 0; }} figcaption {{ font-size: 0.8em; color: #57606a; }}
 <th>verdict</th><th>statistic</th><th>p-value</th><th>effect [CI]</th>
 <th>smallest reachable p</th><th>holds after Holm over all claims</th><th>ours</th>
 <th>paper</th><th>training</th></tr>{rows}</table>
+{settings}
 {sections}
 </body></html>
 """

@@ -32,7 +32,9 @@ def test_not_a_claim():
 
 def test_every_claim_is_declared_once_with_a_registered_run_set():
     assert list(CLAIMS) == ["L1", "L2", "L3", "F1", "F2", "R1", "R1 figures", "S1",
-                            "S1 figures", "S2", "S3", "S4", "D1 high", "D1 low", "E1", "A1"]
+                            "S1 figures", "S2", "S3", "S4", "D1 high", "D1 low",
+                            "X RNNs without dropout", "X dropout 0", "X matched L = 4",
+                            "X pre-LN", "E1", "A1"]
     quick = get_profile("quick")
     for claim in CLAIMS.values():
         assert claim.sentence and claim.figure and claim.marker.isidentifier()
@@ -40,6 +42,7 @@ def test_every_claim_is_declared_once_with_a_registered_run_set():
         assert specs and all(s.seeds == quick.seeds for s in specs.values())
     assert markers()["low_entropy"] == ["L1", "L2", "L3"]
     assert markers()["robustness"] == ["D1 high", "D1 low"]
+    assert len(markers()["sensitivity"]) == 4
     assert keyword("R1 figures") == CLAIMS["R1 figures"].keyword == "R1_figures"
 
 
@@ -169,7 +172,7 @@ def test_engine_note_says_how_each_verdict_was_trained():
 def test_d1_reruns_l1_l2_f1_as_parameters_on_the_low_and_high_targets():
     """D1 is a parametrisation of the same tests: each D1 target's run set is the base run
     sets' keys on that target, and the test parameters name the claims."""
-    from claims.marks import on_targets
+    from claims.marks import cases
     from lowent.claims import run_specs
     from lowent.profiles import get_profile
 
@@ -180,8 +183,51 @@ def test_d1_reruns_l1_l2_f1_as_parameters_on_the_low_and_high_targets():
         assert set(d1) == set(base)
         assert all(s.target.name == t and s.replace(target=base[k].target) == base[k].replace(
             train=s.train) for k, s in d1.items())
-    params = on_targets("L1", expect="inconclusive", why="w")
-    assert [p.id for p in params] == ["base", "low", "high"]
-    claims = [[m.args[0] for m in p.marks if m.name == "claim"] for p in params]
+    params = cases("L1", expect="inconclusive", why="w")
+    assert [p.id for p in params][:3] == ["base", "low", "high"]
+    claims = [[m.args[0] for m in p.marks if m.name == "claim"] for p in params[:3]]
     assert claims == [["L1"], ["D1 low"], ["D1 high"]]
-    assert [any(m.name == "xfail" for m in p.marks) for p in params] == [True, False, False]
+    assert [any(m.name == "xfail" for m in p.marks) for p in params[:3]] == [True, False, False]
+    assert [p.id for p in cases("F2")] == ["base"]  # neither D1 nor a setting built for F2
+
+
+def test_sensitivity_settings_change_one_choice_of_the_size_sweep():
+    """Each sensitivity setting's run set is the size sweep with one change, and the tests of
+    L1, L2 and L3 check it through a parameter named after the setting."""
+    from claims.marks import cases
+    from lowent.claims import CLAIMS, run_specs
+    from lowent.claims.sensitivity import SETTINGS, settings_of
+    from lowent.profiles import get_profile
+
+    quick = get_profile("quick")
+    base = run_specs("L1", quick)
+    changed = {}
+    for s in SETTINGS.values():
+        assert CLAIMS[s.claim_id].marker == "sensitivity"
+        runs = run_specs(s.claim_id, quick)
+        assert set(runs) == set(base)
+        changed[s.name] = {k for k in base if runs[k] != base[k]}
+        assert all(runs[k].train == base[k].train and runs[k].target == base[k].target
+                   for k in base)
+    transformers = {k for k in base if k[0] == "transformer"}
+    assert changed["dropout0"] == set(base)
+    assert changed["rnn_nodrop"] == set(base) - transformers
+    assert changed["preln"] == changed["matched_l4"] == transformers
+    x = run_specs("X dropout 0", quick)
+    assert all(spec.model.dropout == 0.0 for spec in x.values())
+    assert {run_specs("X matched L = 4", quick)[k].model.layers for k in transformers} == {4}
+    assert {run_specs("X pre-LN", quick)[k].model.norm for k in transformers} == {"pre"}
+    # The RNNs without dropout are the same runs as under dropout 0 (one training for both).
+    rnn = set(base) - transformers
+    assert all(run_specs("X RNNs without dropout", quick)[k] == x[k] for k in rnn)
+    assert [s.name for s in settings_of("L1")] == ["dropout0", "preln"]
+    params = cases("L2", expect="contradicted", why="w",
+                   x={"preln": ("inconclusive", "v")})
+    assert [p.id for p in params] == ["base", "low", "high", "dropout0", "rnn_nodrop", "preln",
+                                      "matched_l4"]
+    marks = {p.id: {m.name: m for m in p.marks} for p in params}
+    assert marks["preln"]["claim"].args == ("X pre-LN",)
+    assert marks["preln"]["claim"].kwargs["expect"] == "inconclusive"
+    assert "xfail" not in marks["dropout0"]
+    assert [p.id for p in cases("L3")] == ["base", "dropout0", "rnn_nodrop", "preln",
+                                           "matched_l4"]

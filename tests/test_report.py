@@ -444,3 +444,23 @@ class TestCompare:
                            capture_output=True, text=True, timeout=120)
         assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
         assert "--allow-different" in r.stderr
+
+
+def test_the_sensitivity_table_is_claim_by_setting_with_our_reading_first():
+    from lowent.report import OURS, render, setting_grid
+
+    def rec(label, outcome):
+        return {"nodeid": label, "claim": label.split(": ")[0], "outcome": outcome,
+                "verdict": {"claim": label, "outcome": outcome}}
+
+    claims = [rec("L1", "holds"), rec("X dropout 0: L1", "inconclusive"),
+              rec("X pre-LN: L1", "holds"), rec("X pre-LN: L2", "contradicted"),
+              rec("D1 low: L1", "inconclusive")]
+    columns, cells = setting_grid(claims)
+    assert columns == [OURS, "dropout 0", "pre-LN"]
+    assert cells == {"L1": {OURS: "holds", "dropout 0": "inconclusive", "pre-LN": "holds"},
+                     "L2": {"pre-LN": "contradicted"}}
+    page = render({"environment": {}, "claims": claims})
+    assert "Sensitivity: each verdict under other readings" in page
+    assert setting_grid([rec("L1", "holds")]) == ([], {})
+    assert "Sensitivity:" not in render({"environment": {}, "claims": [rec("L1", "holds")]})

@@ -29,7 +29,7 @@ PAPER = ("Ren & Liu, Revisiting Transformers through the Lens of Low Entropy and
          "Sparsity, arXiv:2504.18929 (2025)")
 
 RunSetBuilder = Callable[[Profile], dict]  # profile -> {key: RunSpec}
-ORDER = "LFRSDEA"  # the report's order of claim groups (SETTING 7); by id within a group
+ORDER = "LFRSDXEA"  # the report's order of claim groups (SETTING 7); by id within a group
 
 
 @dataclass(frozen=True, kw_only=True)

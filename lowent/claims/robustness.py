@@ -1,6 +1,6 @@
 """D1 (marker ``robustness``): L1, L2 and F1 still hold on the lower- and higher-entropy
 targets (App. D). The tests are L1's, L2's and F1's own, with a ``target`` parameter
-(claims/marks.py, ``on_targets``); their families are unchanged. Decisions:
+(claims/marks.py, ``cases``); their families are unchanged. Decisions:
 claims/README.md, D1."""
 from __future__ import annotations
 
