@@ -151,7 +151,8 @@ class ReportWriter:
         for rec in self.claims():
             v = rec["verdict"] or {}
             p = f"p = {v['p_value']:.3g}" if v.get("p_value") is not None else "no verdict"
-            tr.write_line(f"{rec['claim']:<11} {rec['outcome']:<19} {p:<13} "
+            label = v.get("claim") or rec["claim"]  # a reused family's: "X dropout 0: L1"
+            tr.write_line(f"{label:<11} {rec['outcome']:<19} {p:<13} "
                           f"{short_engine(rec['engine'])}")
             detail = v.get("ours") or rec["reason"] or (
                 rec["figures"][0].get("title", "") if rec["figures"] else "")
