@@ -34,19 +34,20 @@ def cases(claim_id: str, expect: str = "holds", why: str = "",
     - ``low``, ``high`` (claims of D1 only): "D1 <target>" on that target (claims/README.md,
       D1), expecting ``d1[target] = (outcome, why)``;
     - one per sensitivity setting built for `claim_id` (lowent.claims.sensitivity), on the
-      base target: "X <setting>", expecting ``x[setting name] = (outcome, why)``.
+      base target: "X <setting>: <claim>", expecting ``x[setting name] = (outcome, why)``.
 
     Unlisted expectations default to holds. The value is the target the test reads; the
     claim mark decides which run set the test gets.
     """
-    from lowent.claims.sensitivity import settings_of
+    from lowent.claims.sensitivity import claim_id as under, settings_of
 
     d1, x = d1 or {}, x or {}
     params = [pytest.param("base", marks=claim_marks(claim_id, expect, why), id="base")]
     if claim_id in D1_CLAIMS:
         params += [pytest.param(t, marks=claim_marks(f"D1 {t}", *d1.get(t, ("holds", ""))), id=t)
                    for t in D1_TARGETS]
-    params += [pytest.param("base", marks=claim_marks(s.claim_id, *x.get(s.name, ("holds", ""))),
+    params += [pytest.param("base", marks=claim_marks(under(s, claim_id),
+                                                      *x.get(s.name, ("holds", ""))),
                             id=s.name) for s in settings_of(claim_id)]
     return params
 

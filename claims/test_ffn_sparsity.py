@@ -1,8 +1,10 @@
 """S1 (marker ``ffn_sparsity``): larger Transformers have fewer active FFN neurons (Sec. 4.2,
 Fig. 6). The trend test and the figures test, with their families, are fixed in
 claims/README.md; lowent/claims/ffn_sparsity.py computes them."""
+import pytest
+
 from claims import figures
-from claims.marks import claim
+from claims.marks import cases, claim
 from lowent.claims.ffn_sparsity import COUNT_EDGES, s1_family, s1_figures_family, sparsity
 
 # The registered outcome of a claim that does not hold, and why (claims/CALIBRATION.md has
@@ -19,9 +21,9 @@ def _by_d(runs, probes) -> tuple[dict, dict, dict]:
 
 
 class TestLargerTransformersAreSparser:
-    @claim("S1")
-    def test_larger_transformers_activate_fewer_neurons(self, runs, probes, record_verdict,
-                                                        record_figure):
+    @pytest.mark.parametrize("target", cases("S1"))  # target: base (and dropout 0, pre-LN: X)
+    def test_larger_transformers_activate_fewer_neurons(self, target, runs, probes,
+                                                        record_verdict, record_figure):
         """S1. "smaller models have a higher proportion of active neurons while in larger
         models, neurons tend to be more inactive ... larger models activate a lower proportion
         of neurons on average for each input sequence" (Sec. 4.2, Fig. 6 centre right, right)"""

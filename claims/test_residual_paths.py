@@ -4,9 +4,10 @@ Section 4.1 of the paper; the tests and families are fixed in claims/README.md a
 lowent/claims/residual_paths.py.
 """
 import numpy as np
+import pytest
 
 from claims import figures
-from claims.marks import claim
+from claims.marks import cases, claim
 from lowent.claims.residual_paths import r1_family, r1_figures_family, route_fractions
 from lowent.probes import ROUTE_BINS
 
@@ -18,9 +19,9 @@ R1_EXPECTED = (
 
 
 class TestLargerTransformersPreferTheResidualPath:
-    @claim("R1")
+    @pytest.mark.parametrize("target", cases("R1"))  # target: base (and pre-LN, X)
     def test_larger_transformers_put_more_weight_near_zero_and_more_residual_weight_near_one(
-            self, runs, probes, record_verdict, record_figure):
+            self, target, runs, probes, record_verdict, record_figure):
         """R1. "as the model size grows, the proportion of weights with smaller values begins
         to increase ... As the model size increases, the proportion of higher weight values
         [of residual connections] begins to rise" (Sec. 4.1, Fig. 6 left, centre left)"""

@@ -33,8 +33,7 @@ def test_not_a_claim():
 def test_every_claim_is_declared_once_with_a_registered_run_set():
     assert list(CLAIMS) == ["L1", "L2", "L3", "F1", "F2", "R1", "R1 figures", "S1",
                             "S1 figures", "S2", "S3", "S4", "D1 high", "D1 low",
-                            "X RNNs without dropout", "X dropout 0", "X matched L = 4",
-                            "X pre-LN", "E1", "A1"]
+                            *sorted(c for c in CLAIMS if c.startswith("X ")), "E1", "A1"]
     quick = get_profile("quick")
     for claim in CLAIMS.values():
         assert claim.sentence and claim.figure and claim.marker.isidentifier()
@@ -42,7 +41,7 @@ def test_every_claim_is_declared_once_with_a_registered_run_set():
         assert specs and all(s.seeds == quick.seeds for s in specs.values())
     assert markers()["low_entropy"] == ["L1", "L2", "L3"]
     assert markers()["robustness"] == ["D1 high", "D1 low"]
-    assert len(markers()["sensitivity"]) == 4
+    assert len(markers()["sensitivity"]) == 16  # (setting, claim) pairs: 6 + 2 + 6 + 2
     assert keyword("R1 figures") == CLAIMS["R1 figures"].keyword == "R1_figures"
 
 
@@ -191,43 +190,54 @@ def test_d1_reruns_l1_l2_f1_as_parameters_on_the_low_and_high_targets():
     assert [p.id for p in cases("F2")] == ["base"]  # neither D1 nor a setting built for F2
 
 
-def test_sensitivity_settings_change_one_choice_of_the_size_sweep():
-    """Each sensitivity setting's run set is the size sweep with one change, and the tests of
-    L1, L2 and L3 check it through a parameter named after the setting."""
+def test_sensitivity_settings_change_one_choice_of_each_claims_runs():
+    """A setting's claim "X <setting>: <claim>" reads the claim's own run set with one change,
+    and the claim's test checks it through a parameter named after the setting."""
     from claims.marks import cases
     from lowent.claims import CLAIMS, run_specs
-    from lowent.claims.sensitivity import SETTINGS, settings_of
+    from lowent.claims.sensitivity import SETTINGS, claim_id, settings_of
     from lowent.profiles import get_profile
 
     quick = get_profile("quick")
-    base = run_specs("L1", quick)
     changed = {}
     for s in SETTINGS.values():
-        assert CLAIMS[s.claim_id].marker == "sensitivity"
-        runs = run_specs(s.claim_id, quick)
-        assert set(runs) == set(base)
-        changed[s.name] = {k for k in base if runs[k] != base[k]}
-        assert all(runs[k].train == base[k].train and runs[k].target == base[k].target
-                   for k in base)
-    transformers = {k for k in base if k[0] == "transformer"}
-    assert changed["dropout0"] == set(base)
-    assert changed["rnn_nodrop"] == set(base) - transformers
-    assert changed["preln"] == changed["matched_l4"] == transformers
-    x = run_specs("X dropout 0", quick)
+        for c in s.claims:
+            xid = claim_id(s, c)
+            assert CLAIMS[xid].marker == "sensitivity" and xid == f"X {s.label}: {c}"
+            base = run_specs(c, quick) if c != "S2" else {
+                ("transformer", 64): run_specs("S2", quick)["transformer", 64]}
+            runs = run_specs(xid, quick)
+            assert set(runs) == set(base)
+            assert all(runs[k].train == base[k].train and runs[k].target == base[k].target
+                       for k in base)
+            changed[s.name, c] = {k for k in base if runs[k] != base[k]}
+    sweep = run_specs("L1", quick)
+    transformers = {k for k in sweep if k[0] == "transformer"}
+    assert changed["dropout0", "L1"] == set(sweep)
+    assert changed["rnn_nodrop", "L2"] == set(sweep) - transformers
+    assert changed["preln", "L3"] == changed["matched_l4", "L2"] == transformers
+    # attention_only has no dropout, so dropout 0 leaves its run as it is
+    assert changed["dropout0", "F1"] == {"full", "attention_main", "ffn_main"}
+    assert changed["preln", "F1"] == {"full", "attention_only", "attention_main", "ffn_main"}
+    x = run_specs("X dropout 0: L2", quick)
     assert all(spec.model.dropout == 0.0 for spec in x.values())
-    assert {run_specs("X matched L = 4", quick)[k].model.layers for k in transformers} == {4}
-    assert {run_specs("X pre-LN", quick)[k].model.norm for k in transformers} == {"pre"}
-    # The RNNs without dropout are the same runs as under dropout 0 (one training for both).
-    rnn = set(base) - transformers
-    assert all(run_specs("X RNNs without dropout", quick)[k] == x[k] for k in rnn)
+    assert {run_specs("X matched L = 4: L3", quick)[k].model.layers for k in transformers} == {4}
+    assert {spec.model.norm for spec in run_specs("X pre-LN: R1", quick).values()} == {"pre"}
+    # The RNNs without dropout are the same runs as under dropout 0 (one training for both),
+    # and S2's run under dropout 0 is S1's d = 64 run under dropout 0.
+    rnn = set(sweep) - transformers
+    assert all(run_specs("X RNNs without dropout: L2", quick)[k] == x[k] for k in rnn)
+    assert (run_specs("X dropout 0: S2", quick)["transformer", 64]
+            == run_specs("X dropout 0: S1", quick)[64])
     assert [s.name for s in settings_of("L1")] == ["dropout0", "preln"]
     params = cases("L2", expect="contradicted", why="w",
                    x={"preln": ("inconclusive", "v")})
     assert [p.id for p in params] == ["base", "low", "high", "dropout0", "rnn_nodrop", "preln",
                                       "matched_l4"]
     marks = {p.id: {m.name: m for m in p.marks} for p in params}
-    assert marks["preln"]["claim"].args == ("X pre-LN",)
+    assert marks["preln"]["claim"].args == ("X pre-LN: L2",)
     assert marks["preln"]["claim"].kwargs["expect"] == "inconclusive"
     assert "xfail" not in marks["dropout0"]
     assert [p.id for p in cases("L3")] == ["base", "dropout0", "rnn_nodrop", "preln",
                                            "matched_l4"]
+    assert [p.id for p in cases("R1")] == ["base", "preln"]

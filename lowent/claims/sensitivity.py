@@ -2,11 +2,11 @@
 its text leaves open. A setting changes one choice of ours and leaves every other one; the
 claims' tests, families, seeds and profile are unchanged (claims/README.md, "Sensitivity").
 
-Each :class:`Setting` is one claim of this registry, ``X <name>``, whose run set is the
-claims' own run set with the setting's change applied to every model; a claim test checks it
-through a parameter of its own (``claims/marks.py``, ``cases``), and its verdict is labelled
-``X <name>: <claim>`` (e.g. ``X dropout 0: L1``). The report gathers them into one table:
-claim x setting -> outcome, our reading first.
+Every (setting, claim) pair is one claim of the registry, ``X <setting>: <claim>`` (e.g.
+``X dropout 0: L1``), whose run set is that claim's own with the setting's change applied to
+every model; the claim's test checks it through a parameter named after the setting
+(``claims/marks.py``, ``cases``). The report gathers them into one table: claim x setting ->
+outcome, our reading first.
 """
 from __future__ import annotations
 
@@ -14,7 +14,10 @@ from dataclasses import dataclass, replace
 from typing import Callable
 
 from lowent.claims import Claim
+from lowent.claims.common import depth4_specs
+from lowent.claims.ffn_bias import variants
 from lowent.claims.low_entropy import size_sweep
+from lowent.claims.residual_paths import routed
 from lowent.config import ModelSpec
 from lowent.profiles import Profile
 
@@ -24,11 +27,11 @@ class Setting:
     name: str  # the parameter id of the tests, e.g. "dropout0"
     label: str  # the claim id's suffix and the table's column, e.g. "dropout 0"
     ours: str  # our reading, which the setting replaces
-    claims: tuple[str, ...]  # the claim ids it is built for (claims/README.md lists the rest)
+    claims: tuple[str, ...]  # the claims it reruns (claims/README.md, "Sensitivity")
     change: Callable[[ModelSpec], ModelSpec]
 
     @property
-    def claim_id(self) -> str:
+    def prefix(self) -> str:  # of its claims' ids
         return f"X {self.label}"
 
 
@@ -40,23 +43,43 @@ def _rnn(change):
     return lambda m: change(m) if m.kind != "transformer" else m
 
 
-SIZE_SWEEP = ("L1", "L2", "L3")
+def _dropout(change):  # models with a dropout: every one but attention_only, which has no FFN
+    return lambda m: m if m.kind == "transformer" and m.variant == "attention_only" else change(m)
+
+
+def _s2_runs(profile: Profile) -> dict:
+    """S2 reads the logged full Transformer at d = 64 alone (the spike set's other runs are
+    S4's)."""
+    return {("transformer", 64): depth4_specs(profile)[64]}
+
+
+# The run set each claim's test reads (its own builder, or the part of it the test reads).
+BUILDERS: dict[str, Callable[[Profile], dict]] = {
+    "L1": size_sweep, "L2": size_sweep, "L3": size_sweep, "F1": variants, "R1": routed,
+    "S1": depth4_specs, "S2": _s2_runs}
+
 SETTINGS = {s.name: s for s in (
     Setting("dropout0", "dropout 0", "dropout 0.1 in the FFNs and on the RNNs' output",
-            SIZE_SWEEP, lambda m: replace(m, dropout=0.0)),
+            ("L1", "L2", "L3", "F1", "S1", "S2"), _dropout(lambda m: replace(m, dropout=0.0))),
     Setting("rnn_nodrop", "RNNs without dropout", "dropout 0.1 on the RNNs' output (torch.nn's "
             "one-layer GRU/LSTM apply none)", ("L2", "L3"), _rnn(lambda m: replace(m, dropout=0.0))),
-    Setting("preln", "pre-LN", "post-LN blocks", SIZE_SWEEP,
+    Setting("preln", "pre-LN", "post-LN blocks", ("L1", "L2", "L3", "F1", "R1", "S1"),
             _transformer(lambda m: replace(m, norm="pre"))),
     Setting("matched_l4", "matched L = 4", "the matched Transformer at L = 1 (closest in "
             "parameters to the GRU and to the LSTM of hidden size d)", ("L2", "L3"),
             _transformer(lambda m: replace(m, layers=4) if m.layers == 1 else m)),
 )}
 
+
+def claim_id(setting: Setting, claim: str) -> str:
+    """The registry id of `claim` under `setting`, e.g. "X dropout 0: L1"."""
+    return f"{setting.prefix}: {claim}"
+
+
 CLAIMS = tuple(
-    Claim(id=s.claim_id, marker="sensitivity", runs=f"x_{s.name}", figure="claims/README.md",
-          sentence=f"{', '.join(s.claims)} under {s.label} instead of {s.ours}.")
-    for s in SETTINGS.values())
+    Claim(id=claim_id(s, c), marker="sensitivity", runs=f"x_{s.name}_{c}",
+          figure="claims/README.md", sentence=f"{c} under {s.label} instead of {s.ours}.")
+    for s in SETTINGS.values() for c in s.claims)
 
 
 def under(setting: Setting, builder: Callable[[Profile], dict]) -> Callable[[Profile], dict]:
@@ -68,9 +91,9 @@ def under(setting: Setting, builder: Callable[[Profile], dict]) -> Callable[[Pro
     return runs
 
 
-RUN_SETS = {f"x_{s.name}": under(s, size_sweep) for s in SETTINGS.values()}
+RUN_SETS = {f"x_{s.name}_{c}": under(s, BUILDERS[c]) for s in SETTINGS.values() for c in s.claims}
 
 
-def settings_of(claim_id: str) -> list[Setting]:
-    """The settings built for `claim_id`, in SETTINGS' order."""
-    return [s for s in SETTINGS.values() if claim_id in s.claims]
+def settings_of(claim: str) -> list[Setting]:
+    """The settings built for `claim`, in SETTINGS' order."""
+    return [s for s in SETTINGS.values() if claim in s.claims]
