@@ -69,13 +69,24 @@ def test_the_baseline_in_the_repository_is_current():
     of this results schema and cover every claim of the default run (refresh: README)."""
     import json
 
-    from lowent.claims import CLAIMS
+    from lowent.claims import CLAIMS, NOT_DEFAULT
     from lowent.report import SCHEMA
 
     base = json.loads((CONSTRAINTS.parent / "baselines" / "quick-torch2.13.0-cpu.json").read_text())
     env = base["environment"]
     assert env["schema"] == SCHEMA and env["profile"] == "quick"
     assert env["PyTorch"].startswith("2.13.0") and env["PyTorch build"] == "CPU"
-    default = {c.id for c in CLAIMS.values() if c.marker != "robustness"}
+    default = {c.id for c in CLAIMS.values() if c.marker not in NOT_DEFAULT}
     assert {r["claim"] for r in base["claims"]} == default
     assert all(r["verdict"] or r["outcome"] == "holds" for r in base["claims"])
+
+
+def test_the_default_run_leaves_out_exactly_the_optional_markers():
+    """pyproject's addopts deselects lowent.claims.NOT_DEFAULT, no more and no less."""
+    import tomllib
+
+    from lowent.claims import NOT_DEFAULT
+
+    ini = tomllib.loads((CONSTRAINTS.parent / "pyproject.toml").read_text())
+    addopts = ini["tool"]["pytest"]["ini_options"]["addopts"]
+    assert f"-m '{' and '.join(f'not {m}' for m in NOT_DEFAULT)}'" in addopts

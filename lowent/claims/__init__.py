@@ -29,6 +29,9 @@ PAPER = ("Ren & Liu, Revisiting Transformers through the Lens of Low Entropy and
          "Sparsity, arXiv:2504.18929 (2025)")
 
 RunSetBuilder = Callable[[Profile], dict]  # profile -> {key: RunSpec}
+# Markers the default run leaves out (pyproject's addopts deselects them): the claims of the
+# paper's appendix and the sensitivity settings retrain whole run sets.
+NOT_DEFAULT = ("robustness", "sensitivity")
 ORDER = "LFRSDXEA"  # the report's order of claim groups (SETTING 7); by id within a group
 
 
