@@ -109,13 +109,15 @@ def engine_note(claim_id: str, profile: Profile) -> str:
     """How the runs behind `claim_id`'s verdict were trained, for the report and the terminal:
     "faithful" (per-sample dropout masks, the paper's loop in distribution), the trie with a
     recorded calibration against faithful training, the trie whose verdict was found to differ
-    from faithful training's, or the trie marked approximate. Runs
-    without dropout are exact on any layout. E1 compares the layouts themselves."""
+    from faithful training's, or the trie marked approximate; runs without dropout are exact on
+    any layout, and say so. E1 compares the layouts themselves."""
     claim = get_claim(claim_id)
     layouts = sorted({s.train.layout for s in run_specs(claim_id, profile).values()
                       if s.model.dropout > 0})
     if claim.marker == "engine":
         return "compares the layouts " + ", ".join(layouts)
+    if not layouts:
+        return "no dropout: exact on any layout"
     if not set(layouts) & {"trie", "dedup"}:
         return "faithful"
     if claim_id in profile.calibrated:
