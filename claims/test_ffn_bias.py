@@ -17,16 +17,24 @@ F1_EXPECTED = "full and ffn_main are not shown to end below H(p_tgt), nor above 
 F1_D1 = {"low": ("inconclusive", "full and ffn_main are not shown below H(p_tgt)"),
          "high": ("contradicted", "full and ffn_main end above H(p_tgt), not below")}
 
+# Sensitivity: the registered outcomes under other readings of the setting (first run,
+# claims/CALIBRATION.md, "Sensitivity").
+F1_X = {"dropout0": ("contradicted", "without dropout full ends above H(p_tgt), and ffn_main "
+                     "is not shown below it"),
+        "preln": ("inconclusive", "with pre-LN blocks neither ffn_main nor full is shown below "
+                  "H(p_tgt)")}
+
 
 class TestFFNDrivesTheBias:
-    @pytest.mark.parametrize("target", cases("F1", "inconclusive", F1_EXPECTED, F1_D1))
+    @pytest.mark.parametrize("target", cases("F1", "inconclusive", F1_EXPECTED, F1_D1, F1_X))
     def test_ffn_variants_end_below_the_target_and_attention_only_above(
             self, target, runs, profile, record_verdict, record_figure):
         """F1. "the entropy of Attention-only is basically higher than the true entropy while
         after adding one layer of FFN module, the entropy of Attention-main decreases and
         fluctuates around the true entropy. For FFN-main and original Transformers, which
         retain all FFN modules, their entropy is mostly lower than the true entropy."
-        (Sec. 3.2, Fig. 4; on the low and high targets: D1)"""
+        (Sec. 3.2, Fig. 4; on the low and high targets: D1; under other readings of the
+        setting: X)"""
         target_entropy = entropy_of(target)
         H = {v: summary(runs[v], "entropy", profile.window) for v in VARIANTS}
         record_figure(figures.epoch_curves({v: runs[v] for v in VARIANTS}, "entropy",

@@ -13,6 +13,11 @@ S1_EXPECTED = (
     "d = 8 activates far fewer than 40% of its neurons per input, "
     "and fewer than 25% of d = 64's neurons are in the lowest count bin")
 
+# Sensitivity: the registered outcomes under other readings of the setting (first run,
+# claims/CALIBRATION.md, "Sensitivity"; dropout 0 holds).
+S1_X = {"preln": ("inconclusive", "with pre-LN blocks the per-input activity does not fall "
+                  "with d")}
+
 
 def _by_d(runs, probes) -> tuple[dict, dict, dict]:
     """d -> [E] activity, lowest-count-bin fraction and dead fraction (three dicts)."""
@@ -21,7 +26,7 @@ def _by_d(runs, probes) -> tuple[dict, dict, dict]:
 
 
 class TestLargerTransformersAreSparser:
-    @pytest.mark.parametrize("target", cases("S1"))  # target: base (and dropout 0, pre-LN: X)
+    @pytest.mark.parametrize("target", cases("S1", x=S1_X))  # base, and dropout 0, pre-LN (X)
     def test_larger_transformers_activate_fewer_neurons(self, target, runs, probes,
                                                         record_verdict, record_figure):
         """S1. "smaller models have a higher proportion of active neurons while in larger

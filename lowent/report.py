@@ -184,11 +184,14 @@ def setting_grid(claims: list[dict]) -> tuple[list[str], dict[str, dict[str, str
             cells.setdefault(claim, {})[setting] = c["outcome"]
     if not cells:
         return [], {}
+    from lowent.claims import CLAIMS
     from lowent.claims.sensitivity import SETTINGS
 
-    known = [s.label for s in SETTINGS.values()]  # the registry's order, then any other
-    columns.sort(key=lambda col: known.index(col) if col in known else len(known))
-    cells = dict(sorted(cells.items()))
+    def in_order(known: list[str]):  # the registry's order, then any other
+        return lambda x: (known.index(x) if x in known else len(known), x)
+
+    columns.sort(key=in_order([s.label for s in SETTINGS.values()]))
+    cells = dict(sorted(cells.items(), key=lambda kv: in_order(list(CLAIMS))(kv[0])))
     for c in claims:  # our reading of the same claims, where the run has it
         label = (c.get("verdict") or {}).get("claim") or c.get("claim") or ""
         if label in cells:

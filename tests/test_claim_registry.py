@@ -166,6 +166,7 @@ def test_engine_note_says_how_each_verdict_was_trained():
     assert engine_note("L1", paper) == engine_note("F1", paper) == "faithful"
     assert engine_note("E1", quick).startswith("compares the layouts")
     assert engine_note("X dropout 0: L1", quick) == "no dropout: exact on any layout"
+    assert engine_note("X dropout 0: F1", quick) == "no dropout: exact on any layout"
     assert quick.calibrated.isdisjoint(quick.differs)
 
 

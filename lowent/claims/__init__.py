@@ -56,6 +56,12 @@ def keyword(claim_id: str) -> str:
     return claim_id.replace(" ", "_")
 
 
+def drops(model) -> bool:
+    """Whether a model applies dropout in training: attention_only has no FFN, so none."""
+    return model.dropout > 0 and not (model.kind == "transformer"
+                                      and model.variant == "attention_only")
+
+
 def _collect() -> tuple[dict[str, Claim], dict[str, RunSetBuilder]]:
     claims: dict[str, Claim] = {}
     run_sets: dict[str, RunSetBuilder] = {}
@@ -113,7 +119,7 @@ def engine_note(claim_id: str, profile: Profile) -> str:
     any layout, and say so. E1 compares the layouts themselves."""
     claim = get_claim(claim_id)
     layouts = sorted({s.train.layout for s in run_specs(claim_id, profile).values()
-                      if s.model.dropout > 0})
+                      if drops(s.model)})
     if claim.marker == "engine":
         return "compares the layouts " + ", ".join(layouts)
     if not layouts:

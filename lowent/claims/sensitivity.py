@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Callable
 
-from lowent.claims import Claim
+from lowent.claims import Claim, drops
 from lowent.claims.common import depth4_specs
 from lowent.claims.ffn_bias import variants
 from lowent.claims.low_entropy import size_sweep
@@ -43,8 +43,8 @@ def _rnn(change):
     return lambda m: change(m) if m.kind != "transformer" else m
 
 
-def _dropout(change):  # models with a dropout: every one but attention_only, which has no FFN
-    return lambda m: m if m.kind == "transformer" and m.variant == "attention_only" else change(m)
+def _dropout(change):  # models that apply dropout: every one but attention_only (no FFN)
+    return lambda m: change(m) if drops(m) else m
 
 
 def _s2_runs(profile: Profile) -> dict:
