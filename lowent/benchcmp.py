@@ -25,8 +25,8 @@ class BenchFileError(ValueError):
 
 
 def load(path: str | Path) -> dict:
-    """{benchmark name: {"median": s, "rounds": n, "info": extra_info}} of a saved run, and
-    the run's torch version under the key None."""
+    """{benchmark name: {"median": s, "rounds": n, "info": extra_info}} of a saved run
+    (raises BenchFileError, one line, for a missing file or another format)."""
     try:
         data = json.loads(Path(path).read_text())
         rows = data["benchmarks"]

@@ -25,7 +25,7 @@ from lowent.profiles import Profile
 @dataclass(frozen=True)
 class Setting:
     name: str  # the parameter id of the tests, e.g. "dropout0"
-    label: str  # the claim id's suffix and the table's column, e.g. "dropout 0"
+    label: str  # the table's column and its claims' ids' middle, e.g. "dropout 0"
     ours: str  # our reading, which the setting replaces
     claims: tuple[str, ...]  # the claims it reruns (claims/README.md, "Sensitivity")
     change: Callable[[ModelSpec], ModelSpec]
