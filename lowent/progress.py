@@ -35,13 +35,21 @@ def describe(spec: RunSpec) -> str:
                                       if spec.target.name != "base" else ""))
 
 
+def missing(cache: Cache, spec: RunSpec, device: str) -> RunSpec | None:
+    """The part of `spec` the cache still lacks: its seeds without a stored entry (None when
+    every seed is stored)."""
+    seeds = tuple(s for s in spec.seeds if not cache.has(spec.replace(seeds=(s,)), device))
+    return spec.replace(seeds=seeds) if seeds else None
+
+
 class Progress:
     """Progress lines of the claims' training: what will train, and a line as each run this
-    process trained is stored (which run, k of N ready, its time, time left). Lines go to
-    `write`. The time left is the remaining runs' estimated cost
-    (:func:`lowent.bench.estimate_seconds`, one-thread seconds) spread over the cores, scaled
-    by how this process's runs compared with their estimates (a run's wall time times the
-    share of the cores each of `workers` processes gets)."""
+    process trained is stored (which seeds it trained, whether it resumed from a checkpoint,
+    k of N ready, its time, time left). Lines go to `write`. The time left is the remaining
+    runs' estimated cost (:func:`lowent.bench.estimate_seconds`, one-thread seconds, of their
+    missing seeds) spread over the cores, scaled by how this process's runs compared with
+    their estimates (a run's wall time times the share of the cores each of `workers`
+    processes gets; a resumed run, whose time covers only part of it, is left out)."""
 
     def __init__(self, cache: Cache, specs, device: str, write: Callable[[str], None],
                  who: str = "", workers: int = 1):
@@ -49,22 +57,34 @@ class Progress:
 
         self.cache, self.specs, self.device, self.write = cache, list(specs), device, write
         self.who = f"[{who}] " if who else ""
-        self.cost = {s: estimate_seconds(s) for s in self.specs}
+        self.todo = {s: missing(cache, s, device) for s in self.specs}
+        self.cost = {s: estimate_seconds(t) if t is not None else 0.0
+                     for s, t in self.todo.items()}
         self.cores = os.cpu_count() or 1
         self.share = min(1.0, self.cores / max(workers, 1))  # cores per training process
         self.spent, self.estimated = 0.0, 0.0  # this process's runs: core-seconds, estimates
-        ready = [s for s in self.specs if cache.has(s, device)]
-        todo = len(self.specs) - len(ready)
+        todo = [s for s, t in self.todo.items() if t is not None]
         if todo:
-            est = sum(self.cost[s] for s in self.specs if s not in ready) / self.cores
-            write(f"lowent: {len(self.specs)} runs for the selected claims: {len(ready)} cached, "
-                  f"{todo} to train (estimated {est / 60:.0f} min on {self.cores} cores)")
+            est = sum(self.cost[s] for s in todo) / self.cores
+            write(f"lowent: {len(self.specs)} runs for the selected claims: "
+                  f"{len(self.specs) - len(todo)} cached, {len(todo)} to train (estimated "
+                  f"{est / 60:.0f} min on {self.cores} cores)")
 
-    def trained(self, spec: RunSpec, seconds: float) -> None:
-        self.spent += seconds * self.share
-        self.estimated += self.cost[spec]
+    def resumes(self, spec: RunSpec) -> bool:
+        """Whether training `spec` now would resume its missing seeds from a checkpoint."""
+        part = self.todo.get(spec)
+        return part is not None and self.cache.checkpoint_path(part, self.device).exists()
+
+    def trained(self, spec: RunSpec, seconds: float, resumed: bool = False) -> None:
+        part = self.todo.get(spec) or spec
+        if not resumed:
+            self.spent += seconds * self.share
+            self.estimated += self.cost.get(spec, 0.0)
         ready = [s for s in self.specs if self.cache.has(s, self.device)]
-        scale = self.spent / max(self.estimated, 1e-9)
+        scale = self.spent / self.estimated if self.estimated else 1.0
         left = sum(self.cost[s] for s in self.specs if s not in ready) * scale / self.cores
-        self.write(f"lowent: {self.who}trained {describe(spec)} in {seconds:.0f} s; "
-                   f"{len(ready)} of {len(self.specs)} runs ready, about {left / 60:.0f} min left")
+        cached = [s for s in spec.seeds if s not in part.seeds]
+        what = describe(part) + (f" (seeds {format_seeds(cached)} cached)" if cached else "")
+        self.write(f"lowent: {self.who}trained {what} in {seconds:.0f} s"
+                   f"{' (resumed from a checkpoint)' if resumed else ''}; {len(ready)} of "
+                   f"{len(self.specs)} runs ready, about {left / 60:.0f} min left")

@@ -1,0 +1,44 @@
+"""Progress lines of a run set that is partly cached or resumes from a checkpoint."""
+from pathlib import Path
+
+from lowent.config import ModelSpec, RunSpec
+from lowent.progress import Progress, format_seeds, missing
+
+
+class StubCache:
+    """Seeds stored per model size, and which seed stacks have a checkpoint."""
+
+    def __init__(self, tmp: Path, stored: dict[int, set], checkpoints: set):
+        self.tmp, self.stored, self.checkpoints = tmp, stored, checkpoints
+
+    def has(self, spec, device="cpu"):
+        return set(spec.seeds) <= self.stored.get(spec.model.d_model, set())
+
+    def checkpoint_path(self, spec, device="cpu"):
+        path = self.tmp / f"{spec.model.d_model}-{format_seeds(spec.seeds)}.pt"
+        if (spec.model.d_model, spec.seeds) in self.checkpoints:
+            path.touch()
+        return path
+
+
+def _spec(d):
+    return RunSpec(model=ModelSpec(d_model=d, layers=1), seeds=tuple(range(10)))
+
+
+def test_lines_name_the_seeds_trained_and_a_resumed_run(tmp_path):
+    a, b = _spec(8), _spec(16)
+    cache = StubCache(tmp_path, {8: set(range(5))}, {(8, (5, 6, 7, 8, 9))})
+    assert missing(cache, a, "cpu").seeds == (5, 6, 7, 8, 9)
+    lines = []
+    p = Progress(cache, [a, b], "cpu", lines.append)
+    assert lines[0].startswith("lowent: 2 runs for the selected claims: 0 cached, 2 to train")
+    assert p.resumes(a) and not p.resumes(b)
+    cache.stored[8] = set(range(10))
+    p.trained(a, 30.0, resumed=True)
+    assert "trained transformer/full d=8 L=1 adam, 100 epochs, seeds 5-9, trie (seeds 0-4 " \
+           "cached) in 30 s (resumed from a checkpoint); 1 of 2 runs ready" in lines[-1]
+    assert p.spent == p.estimated == 0.0  # a resumed run does not set the pace
+    cache.stored[16] = set(range(10))
+    p.trained(b, 12.0)
+    assert "seeds 0-9, trie in 12 s; 2 of 2 runs ready, about 0 min left" in lines[-1]
+    assert p.spent > 0 and p.estimated > 0
