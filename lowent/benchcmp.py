@@ -50,6 +50,8 @@ def _torch(run: dict) -> str:
 
 def compare(old: dict, new: dict, threshold: float = THRESHOLD) -> tuple[list[str], bool]:
     """Lines of the comparison and whether some median slowed down beyond `threshold`."""
+    if not set(old) & set(new):
+        raise BenchFileError("the two runs share no benchmark")
     lines = [f"old: torch {_torch(old)}; new: torch {_torch(new)}; fail above "
              f"{threshold:.0%} slower (median)"]
     failed = False
@@ -66,8 +68,6 @@ def compare(old: dict, new: dict, threshold: float = THRESHOLD) -> tuple[list[st
             lines.append(f"    (not like for like: {what})")
     for name in sorted(set(old) ^ set(new)):
         lines.append(f"  {name:<42} only in {'old' if name in old else 'new'}")
-    if not set(old) & set(new):
-        raise BenchFileError("the two runs share no benchmark")
     return lines, failed
 
 

@@ -101,11 +101,15 @@ class Cache:
             raise ValueError(f"an entry holds one seed; got seeds {spec.seeds}")
         return self.root / entry_key(spec, device)
 
-    def has(self, spec: RunSpec, device="cpu") -> bool:
-        """Whether every seed of `spec` has a finished entry (not validated: a quick look for
+    def missing(self, spec: RunSpec, device="cpu") -> tuple[int, ...]:
+        """The seeds of `spec` without a finished entry (not validated: a quick look for
         progress lines; :meth:`get` validates)."""
-        return all((self.path(spec.replace(seeds=(s,)), device) / "manifest.json").exists()
-                   for s in spec.seeds)
+        return tuple(s for s in spec.seeds
+                     if not (self.path(spec.replace(seeds=(s,)), device) / "manifest.json").exists())
+
+    def has(self, spec: RunSpec, device="cpu") -> bool:
+        """Whether every seed of `spec` has a finished entry (see :meth:`missing`)."""
+        return not self.missing(spec, device)
 
     def load(self, spec: RunSpec, device="cpu") -> Run | None:
         """The stored run of a one-seed `spec`, None if absent; raises CorruptEntry if it is

@@ -35,13 +35,6 @@ def describe(spec: RunSpec) -> str:
                                       if spec.target.name != "base" else ""))
 
 
-def missing(cache: Cache, spec: RunSpec, device: str) -> RunSpec | None:
-    """The part of `spec` the cache still lacks: its seeds without a stored entry (None when
-    every seed is stored)."""
-    seeds = tuple(s for s in spec.seeds if not cache.has(spec.replace(seeds=(s,)), device))
-    return spec.replace(seeds=seeds) if seeds else None
-
-
 class Progress:
     """Progress lines of the claims' training: what will train, and a line as each run this
     process trained is stored (which seeds it trained, whether it resumed from a checkpoint,
@@ -57,7 +50,9 @@ class Progress:
 
         self.cache, self.specs, self.device, self.write = cache, list(specs), device, write
         self.who = f"[{who}] " if who else ""
-        self.todo = {s: missing(cache, s, device) for s in self.specs}
+        # the part of each spec still to train: its seeds without a stored entry (None: all)
+        self.todo = {s: s.replace(seeds=m) if (m := cache.missing(s, device)) else None
+                     for s in self.specs}
         self.cost = {s: estimate_seconds(t) if t is not None else 0.0
                      for s, t in self.todo.items()}
         self.cores = os.cpu_count() or 1
@@ -79,7 +74,7 @@ class Progress:
         part = self.todo.get(spec) or spec
         if not resumed:
             self.spent += seconds * self.share
-            self.estimated += self.cost.get(spec, 0.0)
+            self.estimated += self.cost[spec]
         ready = [s for s in self.specs if self.cache.has(s, self.device)]
         scale = self.spent / self.estimated if self.estimated else 1.0
         left = sum(self.cost[s] for s in self.specs if s not in ready) * scale / self.cores

@@ -168,15 +168,22 @@ def _across(c: dict, survives: dict[str, bool]) -> str:
 OURS = "our reading"  # the sensitivity table's column of the base tests
 
 
+def claim_label(record: dict) -> str:
+    """What a record's verdict is about: its verdict's claim (a reused family's is labelled
+    "D1 low: L1", "X dropout 0: L1"), else the test's claim id ("" if neither)."""
+    return (record.get("verdict") or {}).get("claim") or record.get("claim") or ""
+
+
 def setting_grid(claims: list[dict]) -> tuple[list[str], dict[str, dict[str, str]]]:
     """The sensitivity table (claims/README.md, "Sensitivity"): its columns (our reading, then
-    each setting in the order met) and claim -> column -> outcome. A setting's verdicts are
+    each setting in the registry's order) and claim -> column -> outcome, claims in the
+    registry's order. A setting's verdicts are
     labelled "X <setting>: <claim>"; the base tests' verdicts "<claim>". Empty when the run
     has no sensitivity test."""
     cells: dict[str, dict[str, str]] = {}
     columns: list[str] = []
     for c in claims:
-        label = (c.get("verdict") or {}).get("claim") or c.get("claim") or ""
+        label = claim_label(c)
         if label.startswith("X ") and ": " in label:
             setting, claim = label[2:].split(": ", 1)
             if setting not in columns:
@@ -193,9 +200,8 @@ def setting_grid(claims: list[dict]) -> tuple[list[str], dict[str, dict[str, str
     columns.sort(key=in_order([s.label for s in SETTINGS.values()]))
     cells = dict(sorted(cells.items(), key=lambda kv: in_order(list(CLAIMS))(kv[0])))
     for c in claims:  # our reading of the same claims, where the run has it
-        label = (c.get("verdict") or {}).get("claim") or c.get("claim") or ""
-        if label in cells:
-            cells[label][OURS] = c["outcome"]
+        if claim_label(c) in cells:
+            cells[claim_label(c)][OURS] = c["outcome"]
     return [OURS, *columns], cells
 
 
@@ -228,7 +234,7 @@ def render(results: dict) -> str:
         colour = _COLOURS[c["outcome"]]
         anchor = f"claim-{i}"
         rows.append(
-            f"<tr><td><a href='#{anchor}'>{_e(v.get('claim') or c.get('claim') or '-')}</a></td>"
+            f"<tr><td><a href='#{anchor}'>{_e(claim_label(c) or '-')}</a></td>"
             f"<td><code>{_e(c.get('marker', ''))}</code></td><td>{_e(c.get('sentence', ''))}</td>"
             f"<td class='verdict' style='color:{colour}'>{_e(c['outcome'])}</td>"
             f"{_stat_cells(v or None)}<td>{_num(v.get('min_p'))}</td>"
@@ -241,7 +247,7 @@ def render(results: dict) -> str:
         reason = (f"<p class='reason'><b>{'Measured' if c['outcome'] != 'error' else 'Error'}:"
                   f"</b> {_e(c['reason'])}</p>" if c.get("reason") else "")
         sections.append(
-            f"<section id='{anchor}'><h2>{_e(v.get('claim') or c.get('claim') or c['nodeid'])} "
+            f"<section id='{anchor}'><h2>{_e(claim_label(c) or c['nodeid'])} "
             f"<span style='color:{colour}'>{_e(c['outcome'])}</span></h2>"
             f"<p><code>{_e(c['nodeid'])}</code> ({_num(c.get('duration'), '.1f')} s)</p>"
             f"<blockquote>{_e(c.get('doc', ''))}</blockquote>"

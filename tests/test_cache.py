@@ -151,6 +151,7 @@ def test_more_seeds_train_only_the_new_ones(tmp_path):
     is what a run of it alone gives (a seed's streams do not depend on its stack-mates)."""
     cache, fake = Cache(tmp_path), CountingTrain()
     small = cache.get(SPEC, train_fn=fake)
+    assert cache.missing(SPEC.replace(seeds=(0, 1, 2, 3))) == (2, 3) and cache.has(SPEC)
     wide = cache.get(SPEC.replace(seeds=(0, 1, 2, 3)), train_fn=fake)
     assert fake.seeds == [(0, 1), (2, 3)]
     assert wide.seeds == (0, 1, 2, 3) and wide.table.shape[0] == 4

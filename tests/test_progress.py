@@ -2,7 +2,7 @@
 from pathlib import Path
 
 from lowent.config import ModelSpec, RunSpec
-from lowent.progress import Progress, format_seeds, missing
+from lowent.progress import Progress, format_seeds
 
 
 class StubCache:
@@ -11,8 +11,11 @@ class StubCache:
     def __init__(self, tmp: Path, stored: dict[int, set], checkpoints: set):
         self.tmp, self.stored, self.checkpoints = tmp, stored, checkpoints
 
+    def missing(self, spec, device="cpu"):
+        return tuple(s for s in spec.seeds if s not in self.stored.get(spec.model.d_model, set()))
+
     def has(self, spec, device="cpu"):
-        return set(spec.seeds) <= self.stored.get(spec.model.d_model, set())
+        return not self.missing(spec, device)
 
     def checkpoint_path(self, spec, device="cpu"):
         path = self.tmp / f"{spec.model.d_model}-{format_seeds(spec.seeds)}.pt"
@@ -28,7 +31,7 @@ def _spec(d):
 def test_lines_name_the_seeds_trained_and_a_resumed_run(tmp_path):
     a, b = _spec(8), _spec(16)
     cache = StubCache(tmp_path, {8: set(range(5))}, {(8, (5, 6, 7, 8, 9))})
-    assert missing(cache, a, "cpu").seeds == (5, 6, 7, 8, 9)
+    assert cache.missing(a) == (5, 6, 7, 8, 9)
     lines = []
     p = Progress(cache, [a, b], "cpu", lines.append)
     assert lines[0].startswith("lowent: 2 runs for the selected claims: 0 cached, 2 to train")

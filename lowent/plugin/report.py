@@ -23,7 +23,7 @@ import pytest
 from lowent.plugin.runs import claim_of, claims_device, claims_profile, profile_name
 from lowent.progress import format_seeds
 from lowent.claims import CLAIMS, engine_note
-from lowent.report import outcome, write
+from lowent.report import claim_label, outcome, write
 
 DEFAULT_REPORT = "reports/latest.html"
 
@@ -151,8 +151,7 @@ class ReportWriter:
         for rec in self.claims():
             v = rec["verdict"] or {}
             p = f"p = {v['p_value']:.3g}" if v.get("p_value") is not None else "no verdict"
-            label = v.get("claim") or rec["claim"]  # a reused family's: "X dropout 0: L1"
-            tr.write_line(f"{label:<11} {rec['outcome']:<19} {p:<13} "
+            tr.write_line(f"{claim_label(rec):<11} {rec['outcome']:<19} {p:<13} "
                           f"{short_engine(rec['engine'])}")
             detail = v.get("ours") or rec["reason"] or (
                 rec["figures"][0].get("title", "") if rec["figures"] else "")
