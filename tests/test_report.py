@@ -381,6 +381,22 @@ class TestCompare:
         assert "FLIP claims/test_low_entropy.py::test_l1: holds -> inconclusive" in out
         assert "SHIFT" in out
 
+    def test_tests_in_one_report_only_are_counted_and_the_first_named(self, tmp_path,
+                                                                      capsys):
+        full = fake_results(error=False)
+        for i in range(8):
+            extra = json.loads(json.dumps(full["claims"][0]))
+            extra["nodeid"] = f"claims/test_other.py::test_{i}"
+            full["claims"].append(extra)
+        subset = json.loads(json.dumps(full))
+        subset["claims"] = subset["claims"][:1]
+        a, b = self._write(tmp_path, "a.json", full), self._write(tmp_path, "b.json", subset)
+        assert compare.main(a, b) == 0
+        out = capsys.readouterr().out
+        assert "tests only in OLD: 8" in out and "... and 3 more" in out
+        assert out.count("  only in OLD:") == compare.ONLY_LISTED
+        assert "only in NEW" not in out
+
     def test_labels_in_a_verdict_are_not_metrics(self, tmp_path, capsys):
         """An F-test's verdict carries its group labels; compare skips them."""
         data = fake_results(error=False)
