@@ -52,7 +52,8 @@ PROFILES: dict[str, Profile] = {
     # so that every claim trains within CI time on 2 CPU cores; calibrated against paper in
     # claims/CALIBRATION.md.
     "quick": Profile(name="quick", seeds=tuple(range(5)), epochs=100, window=15, log_every=32,
-                     layout="trie", calibrated=frozenset({"L2", "L3", "F1"}),
+                     layout="trie",
+                     calibrated=frozenset({"L2", "L3", "F1", "S1", "S1 figures", "S2", "S4"}),
                      differs=frozenset({"L1"})),
 }
 DEFAULT_PROFILE = "quick"
