@@ -162,7 +162,8 @@ def test_engine_note_says_how_each_verdict_was_trained():
     quick, paper = get_profile("quick"), get_profile("paper")
     assert engine_note("L2", quick).startswith("trie; calibrated")
     assert short_engine(engine_note("L1", quick)) == "trie, differs from paper profile"
-    assert short_engine(engine_note("S1", quick)) == "trie, approximate (not calibrated)"
+    assert short_engine(engine_note("S1", quick)) == "trie, calibrated"
+    assert short_engine(engine_note("R1", quick)) == "trie, approximate (not calibrated)"
     assert engine_note("L1", paper) == engine_note("F1", paper) == "faithful"
     assert engine_note("E1", quick).startswith("compares the layouts")
     assert engine_note("X dropout 0: L1", quick) == "no dropout: exact on any layout"

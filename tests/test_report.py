@@ -207,7 +207,7 @@ class TestPlugin:
         ours = full["verdict"]["ours"]
         assert full["reason"].startswith(f"contradicted in this run: {ours} (p = ")
         assert "against: above 0" in full["reason"]
-        assert by_test["test_holds"]["engine"].startswith("trie: approximate dropout")
+        assert by_test["test_holds"]["engine"].startswith("trie; calibrated")
         terminal = r1.stdout.str()
         assert "lowent verdicts (profile quick)" in terminal
         assert any(ln.startswith("S1 figures") and "contradicted" in ln
