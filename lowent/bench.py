@@ -87,8 +87,29 @@ def forward_flops(spec: ModelSpec, positions: int, ancestors: float, vocab: int,
     return total
 
 
+def sample_blocks(spec: ModelSpec, faithful: bool) -> int:
+    """Transformer blocks that run on per-sample rows: all of them on ``per_sample``; on
+    ``faithful``, those from the first block with an FFN (its dropout) on. RNNs: none (their
+    recurrence runs on trie nodes; only the output's dropout and head are per sample)."""
+    if spec.kind != "transformer":
+        return 0
+    from lowent.models.transformer import block_plan
+
+    plan = block_plan(spec.variant, spec.layers)
+    if not faithful:
+        return len(plan)
+    return len(plan) - next((i for i, (_, ffn) in enumerate(plan) if ffn), len(plan))
+
+
 STEP_OVERHEAD_S = 1e-3  # per optimizer step and per probe, for estimates (one thread)
 EFFECTIVE_FLOPS = 35e9  # float32 FLOP/s the engine reaches on one thread of this CPU (bench)
+# Layouts with per-sample rows (faithful after its first dropout, per_sample throughout),
+# fitted on the paper profile's faithful runs of this CPU (claims/CALIBRATION.md, "S1, S2
+# and S4 trained faithfully"): their larger matmuls run faster, and every block on sample
+# rows adds element-wise work (dropout masks, softmax, copies) that FLOPs do not count and
+# that dominates at small d (d = 8, L = 4: 115 ms a step for 10 seeds, FLOPs alone 25 ms).
+SAMPLE_ROWS_FLOPS = 42e9
+ROW_BLOCK_S = 0.88e-6  # one thread, per sample row and block run on sample rows
 
 
 def estimate_seconds(spec: RunSpec, vocab: int = 5, length: int = 5) -> float:
@@ -100,14 +121,16 @@ def estimate_seconds(spec: RunSpec, vocab: int = 5, length: int = 5) -> float:
     rows = t.batch_size * length
     if t.layout in ("trie", "dedup"):
         flops = forward_flops(m, 80 if t.layout == "trie" else rows // 6, length, vocab)
-    elif t.layout == "faithful":
-        flops = forward_flops(m, rows, (length + 1) / 2, vocab, shared=80)
+        per_step = 3 * flops / EFFECTIVE_FLOPS
     else:
-        flops = forward_flops(m, rows, (length + 1) / 2, vocab)
+        flops = forward_flops(m, rows, (length + 1) / 2, vocab,
+                              shared=80 if t.layout == "faithful" else None)
+        per_step = (3 * flops / SAMPLE_ROWS_FLOPS
+                    + ROW_BLOCK_S * rows * sample_blocks(m, t.layout == "faithful"))
     contexts = sum(vocab**k for k in range(length))
     probe = forward_flops(m, contexts, length, vocab) / EFFECTIVE_FLOPS + STEP_OVERHEAD_S
     passes = t.epochs + (steps // t.log_every if t.log_every else 0)
-    per_step = 3 * flops / EFFECTIVE_FLOPS + STEP_OVERHEAD_S
+    per_step += STEP_OVERHEAD_S
     return E * steps * per_step + E * passes * probe * (2 if t.dtype == "float32" else 1)
 
 

@@ -45,3 +45,20 @@ def test_lines_name_the_seeds_trained_and_a_resumed_run(tmp_path):
     p.trained(b, 12.0)
     assert "seeds 0-9, trie in 12 s; 2 of 2 runs ready, about 0 min left" in lines[-1]
     assert p.spent > 0 and p.estimated > 0
+
+
+def test_faithful_estimates_count_the_blocks_on_sample_rows():
+    """Blocks from the first dropout on run per sample (faithful) and cost element-wise work
+    that FLOPs miss; that term dominates small faithful runs."""
+    from lowent.bench import estimate_seconds, sample_blocks
+    from lowent.config import ModelSpec, RunSpec, TrainSpec
+
+    blocks = {v: sample_blocks(ModelSpec(d_model=8, layers=4, variant=v), faithful=True)
+              for v in ("full", "attention_main", "ffn_main", "attention_only")}
+    assert blocks == {"full": 4, "attention_main": 1, "ffn_main": 4, "attention_only": 0}
+    assert sample_blocks(ModelSpec(d_model=8, layers=4, variant="attention_only"), False) == 4
+    assert sample_blocks(ModelSpec(kind="gru", d_model=8, layers=1), faithful=True) == 0
+    spec = RunSpec(model=ModelSpec(d_model=8, layers=4), seeds=tuple(range(10)))
+    trie = estimate_seconds(spec)
+    faithful = estimate_seconds(spec.replace(train=TrainSpec(layout="faithful")))
+    assert faithful > 3 * trie
