@@ -95,6 +95,14 @@ def _parser() -> argparse.ArgumentParser:
                        formatter_class=_Help)
     k.add_argument("results", help="a results.json written by the claims report")
     k.add_argument("out", help="the baseline file to write")
+    ca = sub.add_parser("cache", help="what a run cache holds: runs by version, checkpoints "
+                        "and whether each can still be resumed; --prune deletes those that "
+                        "cannot", formatter_class=_Help)
+    ca.add_argument("--cache", default=None,
+                    help="the cache directory (default: $LOWENT_CACHE, else .lowent-cache)")
+    ca.add_argument("--prune", action="store_true",
+                    help="delete checkpoints of other versions and of stacks whose seeds all "
+                    "have entries (never entries, never a run being trained)")
     w = sub.add_parser("power", help="how often each claim's test would give each outcome "
                                      "with fresh seeds (bootstrap of a results.json)",
                        formatter_class=_Help)
@@ -190,6 +198,10 @@ def main(argv=None) -> int:
             Path(args.out).write_text(json.dumps(baseline(load(args.results)), indent=1))
             print(f"wrote {args.out}")
             return 0
+        if args.command == "cache":
+            from lowent.inventory import main as inventory_main
+
+            return inventory_main(args)
         if args.command == "power":
             from lowent.power import main as power_main
 

@@ -1,0 +1,179 @@
+"""``python -m lowent cache``: what a run cache holds, and which checkpoints still serve.
+
+Long faithful runs are trained over several sittings, so a cache collects finished entries
+(one per seed), checkpoints of unfinished runs, and entries and checkpoints of other code
+or torch versions, which no run of this version reads. This lists them, run by run, without
+loading any weights (the entries are not validated here; the cache validates an entry
+before using it), and ``--prune`` deletes the checkpoints that can never be resumed:
+
+* **stale**: written by another code version, torch version or device (the cache refuses to
+  resume it and starts the run again);
+* **unused**: every seed of its stack now has an entry of this version (its seeds were
+  trained in other stacks since), so nothing will ask for that stack again.
+
+A checkpoint whose seeds are locked (a process is training that run now) is left alone.
+Entries of other versions are listed and counted, never deleted: they are the record of
+verdicts measured with that code.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from filelock import FileLock, Timeout
+
+from lowent.cache import Cache, code_version, device_tag, entry_key
+from lowent.config import RunSpec
+from lowent.progress import describe, format_seeds
+
+
+@dataclass
+class Group:
+    """The entries of one run (its spec without seeds) made by one code, torch and device."""
+
+    spec: RunSpec  # with every seed found
+    code: str
+    torch: str
+    device: str
+    wall_s: float  # summed over the distinct stacks the seeds were trained in
+
+    @property
+    def current(self) -> bool:
+        return self.code == code_version() and self.torch == torch.__version__
+
+
+@dataclass
+class Checkpoint:
+    path: Path
+    spec: RunSpec | None  # None: the file cannot be read
+    epoch: int
+    wall_s: float
+    status: str  # "resumable", "training now", "stale: ...", "unused: ...", "unreadable"
+
+    @property
+    def prunable(self) -> bool:
+        return self.status.startswith(("stale", "unused", "unreadable"))
+
+
+def groups(cache: Cache) -> list[Group]:
+    """Every finished entry under the cache's root, grouped into runs."""
+    found: dict[tuple, dict] = {}
+    for manifest in sorted(cache.root.glob("*/manifest.json")):
+        try:
+            m = json.loads(manifest.read_text())
+            meta = json.loads((manifest.parent / "spec.json").read_text())
+            spec = RunSpec.from_dict(meta["spec"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # a broken entry: the cache reports and retrains it when it is asked for
+        one = spec.replace(seeds=(0,))
+        g = found.setdefault((one.key(), m.get("code"), m.get("torch"), m.get("device")),
+                             {"spec": one, "seeds": set(), "stacks": {}})
+        g["seeds"].update(spec.seeds)
+        g["stacks"][tuple(meta.get("stack", spec.seeds))] = float(meta.get("wall_s", 0.0))
+    return [Group(spec=g["spec"].replace(seeds=tuple(sorted(g["seeds"]))), code=code,
+                  torch=tv, device=dev, wall_s=sum(g["stacks"].values()))
+            for (_, code, tv, dev), g in found.items()]
+
+
+def _locked(cache: Cache, spec: RunSpec, device: str) -> bool:
+    """Whether another process holds the lock of any seed of `spec` (it is training it)."""
+    for s in spec.seeds:
+        lock = FileLock(str(cache.root / f"{entry_key(spec.replace(seeds=(s,)), device)}.lock"))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            return True
+        lock.release()
+    return False
+
+
+def _here(tag: str | None) -> str | None:
+    """The device of this machine that a checkpoint's device tag names, None if absent."""
+    if tag == "cpu":
+        return "cpu"
+    if torch.cuda.is_available() and tag == device_tag("cuda"):
+        return "cuda"
+    return None
+
+
+def checkpoints(cache: Cache) -> list[Checkpoint]:
+    """Every checkpoint file under the cache's root, with what would become of it."""
+    out = []
+    for path in sorted((cache.root / "checkpoints").glob("*.pt")):
+        try:
+            blob = torch.load(path, weights_only=True, map_location="cpu")
+            stamp = json.loads(blob["stamp"])
+            spec = RunSpec.from_dict(stamp["spec"])
+            epoch, wall = int(blob["state"]["epoch"]), float(blob["state"]["wall_s"])
+        except Exception:  # noqa: BLE001 - any unreadable file is reported the same
+            out.append(Checkpoint(path, None, 0, 0.0, "unreadable"))
+            continue
+        other = [k for k, now in (("code", code_version()), ("torch", torch.__version__))
+                 if stamp.get(k) != now]
+        device = _here(stamp.get("device"))
+        if other:
+            status = "stale: written with another " + ", ".join(
+                f"{k} ({stamp.get(k)})" for k in other)
+        elif device is None:
+            status = f"for another device ({stamp.get('device')}): left alone"
+        elif _locked(cache, spec, device):
+            status = "training now"
+        elif not cache.missing(spec, device):
+            status = "unused: every seed of its stack has an entry (trained in other stacks)"
+        else:
+            status = f"resumable: seeds {format_seeds(cache.missing(spec, device))} to train"
+        out.append(Checkpoint(path, spec, epoch, wall, status))
+    return out
+
+
+def _order(spec: RunSpec) -> tuple:
+    m = spec.model
+    return (spec.target.name, m.kind, m.variant, m.d_model, m.layers, describe(spec))
+
+
+def report(cache: Cache) -> list[str]:
+    """The lines ``python -m lowent cache`` prints."""
+    gs = groups(cache)
+    now = sorted((g for g in gs if g.current), key=lambda g: _order(g.spec))
+    old = [g for g in gs if not g.current]
+    lines = [f"cache {cache.root} (this code {code_version()}, torch {torch.__version__})",
+             f"runs of this code and torch: {len(now)}"]
+    lines += [f"  {describe(g.spec)}; {g.device}, {g.wall_s:,.0f} s of training"
+              for g in now]
+    if old:
+        versions = sorted({f"{g.code}, torch {g.torch}" for g in old})
+        lines.append(f"runs of other versions (kept, never read by this one): {len(old)} "
+                     f"({sum(len(g.spec.seeds) for g in old)} entries) from "
+                     + "; ".join(versions))
+    cps = checkpoints(cache)
+    lines.append(f"checkpoints: {len(cps)}")
+    for c in cps:
+        what = (f"{describe(c.spec)}: epoch {c.epoch} of {c.spec.train.epochs}, "
+                f"{c.wall_s:,.0f} s so far" if c.spec is not None else c.path.name)
+        lines.append(f"  {what}; {c.status}")
+    return lines
+
+
+def prune(cache: Cache) -> list[Path]:
+    """Delete the checkpoints that can never be resumed; returns their paths."""
+    gone = []
+    for c in checkpoints(cache):
+        if c.prunable:
+            c.path.unlink(missing_ok=True)
+            gone.append(c.path)
+    return gone
+
+
+def main(args) -> int:
+    cache = Cache(args.cache)
+    if not cache.root.is_dir():
+        raise ValueError(f"no cache at {cache.root}")
+    for line in report(cache):
+        print(line)
+    if args.prune:
+        gone = prune(cache)
+        size = "" if not gone else " (" + ", ".join(p.name for p in gone) + ")"
+        print(f"pruned {len(gone)} checkpoints{size}")
+    return 0

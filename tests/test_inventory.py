@@ -1,0 +1,92 @@
+"""``python -m lowent cache``: runs by version, checkpoints and what becomes of each."""
+import json
+import subprocess
+import sys
+
+import pytest
+from filelock import FileLock
+
+from lowent.cache import Cache, DiskCheckpoints, entry_key, stamp
+from lowent.config import ModelSpec, RunSpec, TrainSpec
+from lowent.inventory import checkpoints, groups, prune, report
+
+SPEC = RunSpec(model=ModelSpec(d_model=8, layers=1), train=TrainSpec(epochs=1), seeds=(0, 1))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A cache holding seeds 0 and 1 of SPEC (one epoch)."""
+    root = tmp_path_factory.mktemp("cache")
+    Cache(root).get(SPEC)
+    return root
+
+
+def _checkpoint(cache: Cache, seeds, code=None) -> None:
+    spec = SPEC.replace(seeds=seeds)
+    tag = stamp(spec)
+    if code is not None:
+        tag = json.dumps({**json.loads(tag), "code": code}, sort_keys=True)
+    DiskCheckpoints(cache.checkpoint_path(spec), tag).save({"epoch": 1, "wall_s": 2.0})
+
+
+def test_each_checkpoint_is_told_apart_and_prune_keeps_what_can_resume(trained, tmp_path):
+    import shutil
+
+    root = tmp_path / "cache"
+    shutil.copytree(trained, root)
+    cache = Cache(root)
+    _checkpoint(cache, (0, 1))  # both seeds have entries: unused
+    _checkpoint(cache, (2, 3))  # not trained: resumable
+    _checkpoint(cache, (4,), code="0.0.1+000000000000")  # another code version: stale
+    _checkpoint(cache, (5,))  # its seed's lock held below: training now
+    (root / "checkpoints" / "junk.pt").write_bytes(b"not a checkpoint")
+    busy = FileLock(str(root / f"{entry_key(SPEC.replace(seeds=(5,)))}.lock"))
+    busy.acquire()
+    try:
+        status = {(c.spec.seeds if c.spec else None): c.status for c in checkpoints(cache)}
+        assert status[(0, 1)].startswith("unused")
+        assert status[(2, 3)] == "resumable: seeds 2-3 to train"
+        assert status[(4,)].startswith("stale: written with another code (0.0.1+")
+        assert status[(5,)] == "training now"
+        assert status[None] == "unreadable"
+        text = "\n".join(report(cache))
+        assert "runs of this code and torch: 1" in text
+        assert "transformer/full d=8 L=1 adam, 1 epochs, seeds 0-1, trie; cpu" in text
+        assert "checkpoints: 5" in text and "epoch 1 of 1, 2 s so far; resumable" in text
+        gone = prune(cache)
+    finally:
+        busy.release()
+    assert len(gone) == 3
+    left = {c.spec.seeds for c in checkpoints(cache)}
+    assert left == {(2, 3), (5,)}
+    assert [g.spec.seeds for g in groups(cache)] == [(0, 1)]  # entries are never pruned
+
+
+def test_entries_of_another_version_are_counted_not_listed(trained, tmp_path):
+    import shutil
+
+    root = tmp_path / "cache"
+    shutil.copytree(trained, root)
+    for manifest in root.glob("*/manifest.json"):
+        m = json.loads(manifest.read_text())
+        manifest.write_text(json.dumps({**m, "code": "0.0.1+000000000000"}))
+    text = "\n".join(report(Cache(root)))
+    assert "runs of this code and torch: 0" in text
+    assert "runs of other versions (kept, never read by this one): 1 (2 entries)" in text
+
+
+def test_cli_lists_prunes_and_refuses_a_missing_cache(trained, tmp_path):
+    import shutil
+
+    root = tmp_path / "cache"
+    shutil.copytree(trained, root)
+    _checkpoint(Cache(root), (0, 1))
+    run = lambda *a: subprocess.run([sys.executable, "-m", "lowent", "cache", *a],  # noqa: E731
+                                    capture_output=True, text=True, timeout=120)
+    r = run("--cache", str(root), "--prune")
+    assert r.returncode == 0, r.stderr
+    assert "unused: every seed" in r.stdout and "pruned 1 checkpoints" in r.stdout
+    assert not list((root / "checkpoints").glob("*.pt"))
+    r = run("--cache", str(tmp_path / "nowhere"))
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [
+        f"lowent: error: no cache at {tmp_path / 'nowhere'}"]
