@@ -101,8 +101,9 @@ def _parser() -> argparse.ArgumentParser:
     ca.add_argument("--cache", default=None,
                     help="the cache directory (default: $LOWENT_CACHE, else .lowent-cache)")
     ca.add_argument("--prune", action="store_true",
-                    help="delete checkpoints of other versions and of stacks whose seeds all "
-                    "have entries (never entries, never a run being trained)")
+                    help="delete unreadable checkpoints, those of other versions and those "
+                    "of stacks whose seeds all have entries (never entries, never a run being "
+                    "trained)")
     w = sub.add_parser("power", help="how often each claim's test would give each outcome "
                                      "with fresh seeds (bootstrap of a results.json)",
                        formatter_class=_Help)

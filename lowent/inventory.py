@@ -2,16 +2,19 @@
 
 Long faithful runs are trained over several sittings, so a cache collects finished entries
 (one per seed), checkpoints of unfinished runs, and entries and checkpoints of other code
-or torch versions, which no run of this version reads. This lists them, run by run, without
-loading any weights (the entries are not validated here; the cache validates an entry
-before using it), and ``--prune`` deletes the checkpoints that can never be resumed:
+or torch versions, which no run of this version reads. This lists them, run by run, from
+the entries' JSON files (not validated here: the cache validates an entry before using it)
+and each checkpoint's stamp and epoch, and ``--prune`` deletes the checkpoints that can
+never be resumed:
 
-* **stale**: written by another code version, torch version or device (the cache refuses to
-  resume it and starts the run again);
+* **stale**: written by another code or torch version (the cache refuses to resume it and
+  starts the run again);
 * **unused**: every seed of its stack now has an entry of this version (its seeds were
-  trained in other stacks since), so nothing will ask for that stack again.
+  trained in other stacks since), so nothing will ask for that stack again;
+* **unreadable**: not a checkpoint the cache can read.
 
-A checkpoint whose seeds are locked (a process is training that run now) is left alone.
+A checkpoint whose seeds are locked (a process is training that run now), and one written on
+a device this machine lacks (a GPU's, kept for that GPU), are left alone.
 Entries of other versions are listed and counted, never deleted: they are the record of
 verdicts measured with that code.
 """
@@ -174,6 +177,6 @@ def main(args) -> int:
         print(line)
     if args.prune:
         gone = prune(cache)
-        size = "" if not gone else " (" + ", ".join(p.name for p in gone) + ")"
-        print(f"pruned {len(gone)} checkpoints{size}")
+        names = "" if not gone else " (" + ", ".join(p.name for p in gone) + ")"
+        print(f"pruned {len(gone)} checkpoints{names}")
     return 0
