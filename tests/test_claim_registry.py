@@ -161,7 +161,8 @@ def test_engine_note_says_how_each_verdict_was_trained():
 
     quick, paper = get_profile("quick"), get_profile("paper")
     assert engine_note("L2", quick).startswith("trie; calibrated")
-    assert short_engine(engine_note("L1", quick)) == "trie, differs from paper profile"
+    differs = quick.replace(calibrated=quick.calibrated - {"L1"}, differs=frozenset({"L1"}))
+    assert short_engine(engine_note("L1", differs)) == "trie, differs from paper profile"
     assert short_engine(engine_note("S1", quick)) == "trie, calibrated"
     assert short_engine(engine_note("R1", quick)) == "trie, approximate (not calibrated)"
     assert engine_note("L1", paper) == engine_note("F1", paper) == "faithful"
