@@ -123,10 +123,10 @@ def checkpoints(cache: Cache) -> list[Checkpoint]:
             status = f"for another device ({stamp.get('device')}): left alone"
         elif _locked(cache, spec, device):
             status = "training now"
-        elif not cache.missing(spec, device):
+        elif not (left := cache.missing(spec, device)):
             status = "unused: every seed of its stack has an entry (trained in other stacks)"
         else:
-            status = f"resumable: seeds {format_seeds(cache.missing(spec, device))} to train"
+            status = f"resumable: seeds {format_seeds(left)} to train"
         out.append(Checkpoint(path, spec, epoch, wall, status))
     return out
 
@@ -136,8 +136,8 @@ def _order(spec: RunSpec) -> tuple:
     return (spec.target.name, m.kind, m.variant, m.d_model, m.layers, describe(spec))
 
 
-def report(cache: Cache) -> list[str]:
-    """The lines ``python -m lowent cache`` prints."""
+def report(cache: Cache, cps: list[Checkpoint]) -> list[str]:
+    """The lines ``python -m lowent cache`` prints, with `cps` its :func:`checkpoints`."""
     gs = groups(cache)
     now = sorted((g for g in gs if g.current), key=lambda g: _order(g.spec))
     old = [g for g in gs if not g.current]
@@ -150,7 +150,6 @@ def report(cache: Cache) -> list[str]:
         lines.append(f"runs of other versions (kept, never read by this one): {len(old)} "
                      f"({sum(len(g.spec.seeds) for g in old)} entries) from "
                      + "; ".join(versions))
-    cps = checkpoints(cache)
     lines.append(f"checkpoints: {len(cps)}")
     for c in cps:
         what = (f"{describe(c.spec)}: epoch {c.epoch} of {c.spec.train.epochs}, "
@@ -159,10 +158,10 @@ def report(cache: Cache) -> list[str]:
     return lines
 
 
-def prune(cache: Cache) -> list[Path]:
-    """Delete the checkpoints that can never be resumed; returns their paths."""
+def prune(cps: list[Checkpoint]) -> list[Path]:
+    """Delete those of the checkpoints `cps` that can never be resumed; returns their paths."""
     gone = []
-    for c in checkpoints(cache):
+    for c in cps:
         if c.prunable:
             c.path.unlink(missing_ok=True)
             gone.append(c.path)
@@ -173,10 +172,11 @@ def main(args) -> int:
     cache = Cache(args.cache)
     if not cache.root.is_dir():
         raise ValueError(f"no cache at {cache.root}")
-    for line in report(cache):
+    cps = checkpoints(cache)  # each file is read once, for the listing and the pruning
+    for line in report(cache, cps):
         print(line)
     if args.prune:
-        gone = prune(cache)
+        gone = prune(cps)
         names = "" if not gone else " (" + ", ".join(p.name for p in gone) + ")"
         print(f"pruned {len(gone)} checkpoints{names}")
     return 0

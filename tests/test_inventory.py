@@ -49,11 +49,12 @@ def test_each_checkpoint_is_told_apart_and_prune_keeps_what_can_resume(trained, 
         assert status[(4,)].startswith("stale: written with another code (0.0.1+")
         assert status[(5,)] == "training now"
         assert status[None] == "unreadable"
-        text = "\n".join(report(cache))
+        cps = checkpoints(cache)
+        text = "\n".join(report(cache, cps))
         assert "runs of this code and torch: 1" in text
         assert "transformer/full d=8 L=1 adam, 1 epochs, seeds 0-1, trie; cpu" in text
         assert "checkpoints: 5" in text and "epoch 1 of 1, 2 s so far; resumable" in text
-        gone = prune(cache)
+        gone = prune(cps)
     finally:
         busy.release()
     assert len(gone) == 3
@@ -70,7 +71,8 @@ def test_entries_of_another_version_are_counted_not_listed(trained, tmp_path):
     for manifest in root.glob("*/manifest.json"):
         m = json.loads(manifest.read_text())
         manifest.write_text(json.dumps({**m, "code": "0.0.1+000000000000"}))
-    text = "\n".join(report(Cache(root)))
+    cache = Cache(root)
+    text = "\n".join(report(cache, checkpoints(cache)))
     assert "runs of this code and torch: 0" in text
     assert "runs of other versions (kept, never read by this one): 1 (2 entries)" in text
 
