@@ -95,6 +95,22 @@ class Cache:
         name = hashlib.sha256(f"{spec.key()}|{device_tag(device)}".encode()).hexdigest()[:32]
         return self.root / "checkpoints" / f"{name}.pt"
 
+    def checkpoint_epoch(self, spec: RunSpec, device="cpu") -> int | None:
+        """The epoch at which `spec`'s checkpoint was written, if training `spec` now would
+        resume from it (written for this spec, code, torch and device); None otherwise.
+        Only reads the file: a checkpoint that cannot be resumed is left for training to
+        discard, with its warning."""
+        path = self.checkpoint_path(spec, device)
+        if not path.exists():
+            return None
+        try:
+            blob = torch.load(path, weights_only=True, map_location="cpu")
+            if blob["stamp"] == stamp(spec, device):
+                return int(blob["state"]["epoch"])
+        except Exception:  # noqa: BLE001 - unreadable: training will say why and discard it
+            pass
+        return None
+
     def path(self, spec: RunSpec, device="cpu") -> Path:
         """The entry directory of a one-seed spec."""
         if len(spec.seeds) != 1:

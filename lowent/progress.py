@@ -40,9 +40,10 @@ class Progress:
     process trained is stored (which seeds it trained, whether it resumed from a checkpoint,
     k of N ready, its time, time left). Lines go to `write`. The time left is the remaining
     runs' estimated cost (:func:`lowent.bench.estimate_seconds`, one-thread seconds, of their
-    missing seeds) spread over the cores, scaled by how this process's runs compared with
-    their estimates (a run's wall time times the share of the cores each of `workers`
-    processes gets; a resumed run, whose time covers only part of it, is left out)."""
+    missing seeds, for the epochs after the checkpoint a run resumes from) spread over the
+    cores, scaled by how this process's runs compared with their estimates (a run's wall
+    time times the share of the cores each of `workers` processes gets; a resumed run, whose
+    time covers only part of it, is left out)."""
 
     def __init__(self, cache: Cache, specs, device: str, write: Callable[[str], None],
                  who: str = "", workers: int = 1):
@@ -53,22 +54,30 @@ class Progress:
         # the part of each spec still to train: its seeds without a stored entry (None: all)
         self.todo = {s: s.replace(seeds=m) if (m := cache.missing(s, device)) else None
                      for s in self.specs}
-        self.cost = {s: estimate_seconds(t) if t is not None else 0.0
-                     for s, t in self.todo.items()}
+        # the epoch each part would resume at from its checkpoint (None: from the start)
+        self.resume_at = {s: cache.checkpoint_epoch(t, device) if t is not None else None
+                          for s, t in self.todo.items()}
+        self.cost = {s: estimate_seconds(t) * (1 - (self.resume_at[s] or 0) / t.train.epochs)
+                     if t is not None else 0.0 for s, t in self.todo.items()}
         self.cores = os.cpu_count() or 1
         self.share = min(1.0, self.cores / max(workers, 1))  # cores per training process
         self.spent, self.estimated = 0.0, 0.0  # this process's runs: core-seconds, estimates
         todo = [s for s, t in self.todo.items() if t is not None]
         if todo:
             est = sum(self.cost[s] for s in todo) / self.cores
+            partly = sum(self.todo[s].seeds != s.seeds for s in todo)
+            resuming = sum(self.resume_at[s] is not None for s in todo)
+            notes = ([f"{partly} of them with some seeds cached"] if partly else []) + (
+                [f"{resuming} resuming from a checkpoint"] if resuming else [])
             write(f"lowent: {len(self.specs)} runs for the selected claims: "
-                  f"{len(self.specs) - len(todo)} cached, {len(todo)} to train (estimated "
-                  f"{est / 60:.0f} min on {self.cores} cores)")
+                  f"{len(self.specs) - len(todo)} cached, {len(todo)} to train "
+                  + (f"({'; '.join(notes)}) " if notes else "")
+                  + f"(estimated {est / 60:.0f} min on {self.cores} cores)")
 
     def resumes(self, spec: RunSpec) -> bool:
         """Whether training `spec` now would resume its missing seeds from a checkpoint."""
         part = self.todo.get(spec)
-        return part is not None and self.cache.checkpoint_path(part, self.device).exists()
+        return part is not None and self.cache.checkpoint_epoch(part, self.device) is not None
 
     def trained(self, spec: RunSpec, seconds: float, resumed: bool = False) -> None:
         part = self.todo.get(spec) or spec

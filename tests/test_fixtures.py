@@ -133,3 +133,5 @@ def test_a_killed_claims_run_resumes_and_says_from_which_epoch(pytester, tmp_pat
     res.assert_outcomes(passed=1)
     assert any("lowent: resuming transformer d=8 L=1 seeds 0,1 from epoch 5 of 7" in ln
                for ln in res.stdout.lines), res.stdout.str()
+    assert any("1 to train (1 resuming from a checkpoint)" in ln
+               for ln in res.stdout.lines), res.stdout.str()

@@ -92,3 +92,18 @@ def test_cli_lists_prunes_and_refuses_a_missing_cache(trained, tmp_path):
     r = run("--cache", str(tmp_path / "nowhere"))
     assert r.returncode == 2 and r.stderr.strip().splitlines() == [
         f"lowent: error: no cache at {tmp_path / 'nowhere'}"]
+
+
+def test_checkpoint_epoch_reads_only_checkpoints_a_run_would_resume(tmp_path):
+    """Progress lines cost a resumed run from its checkpoint's epoch; a checkpoint of other
+    code, or an unreadable one, is not resumed, and reading it leaves it in place."""
+    cache = Cache(tmp_path)
+    _checkpoint(cache, (2, 3))
+    _checkpoint(cache, (4,), code="0.0.1+000000000000")
+    junk = cache.checkpoint_path(SPEC.replace(seeds=(5,)))
+    junk.write_bytes(b"not a checkpoint")
+    assert cache.checkpoint_epoch(SPEC.replace(seeds=(2, 3))) == 1
+    assert cache.checkpoint_epoch(SPEC.replace(seeds=(4,))) is None
+    assert cache.checkpoint_epoch(SPEC.replace(seeds=(5,))) is None
+    assert cache.checkpoint_epoch(SPEC.replace(seeds=(6,))) is None
+    assert cache.checkpoint_path(SPEC.replace(seeds=(4,))).exists() and junk.exists()

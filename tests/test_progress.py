@@ -1,15 +1,13 @@
 """Progress lines of a run set that is partly cached or resumes from a checkpoint."""
-from pathlib import Path
-
 from lowent.config import ModelSpec, RunSpec
-from lowent.progress import Progress, format_seeds
+from lowent.progress import Progress
 
 
 class StubCache:
-    """Seeds stored per model size, and which seed stacks have a checkpoint."""
+    """Seeds stored per model size, and the epoch of each seed stack's checkpoint."""
 
-    def __init__(self, tmp: Path, stored: dict[int, set], checkpoints: set):
-        self.tmp, self.stored, self.checkpoints = tmp, stored, checkpoints
+    def __init__(self, stored: dict[int, set], checkpoints: dict):
+        self.stored, self.checkpoints = stored, checkpoints
 
     def missing(self, spec, device="cpu"):
         return tuple(s for s in spec.seeds if s not in self.stored.get(spec.model.d_model, set()))
@@ -17,24 +15,23 @@ class StubCache:
     def has(self, spec, device="cpu"):
         return not self.missing(spec, device)
 
-    def checkpoint_path(self, spec, device="cpu"):
-        path = self.tmp / f"{spec.model.d_model}-{format_seeds(spec.seeds)}.pt"
-        if (spec.model.d_model, spec.seeds) in self.checkpoints:
-            path.touch()
-        return path
+    def checkpoint_epoch(self, spec, device="cpu"):
+        return self.checkpoints.get((spec.model.d_model, spec.seeds))
 
 
 def _spec(d):
     return RunSpec(model=ModelSpec(d_model=d, layers=1), seeds=tuple(range(10)))
 
 
-def test_lines_name_the_seeds_trained_and_a_resumed_run(tmp_path):
+def test_lines_name_the_seeds_trained_and_a_resumed_run():
     a, b = _spec(8), _spec(16)
-    cache = StubCache(tmp_path, {8: set(range(5))}, {(8, (5, 6, 7, 8, 9))})
+    cache = StubCache({8: set(range(5))}, {(8, (5, 6, 7, 8, 9)): 60})
     assert cache.missing(a) == (5, 6, 7, 8, 9)
     lines = []
     p = Progress(cache, [a, b], "cpu", lines.append)
-    assert lines[0].startswith("lowent: 2 runs for the selected claims: 0 cached, 2 to train")
+    assert lines[0].startswith("lowent: 2 runs for the selected claims: 0 cached, 2 to train "
+                               "(1 of them with some seeds cached; 1 resuming from a "
+                               "checkpoint) (estimated ")
     assert p.resumes(a) and not p.resumes(b)
     cache.stored[8] = set(range(10))
     p.trained(a, 30.0, resumed=True)
@@ -45,6 +42,19 @@ def test_lines_name_the_seeds_trained_and_a_resumed_run(tmp_path):
     p.trained(b, 12.0)
     assert "seeds 0-9, trie in 12 s; 2 of 2 runs ready, about 0 min left" in lines[-1]
     assert p.spent > 0 and p.estimated > 0
+
+
+def test_a_resumed_run_costs_the_epochs_left_of_its_missing_seeds():
+    from lowent.bench import estimate_seconds
+
+    spec = _spec(8)
+    fresh = Progress(StubCache({}, {}), [spec], "cpu", lambda line: None)
+    half = Progress(StubCache({8: set(range(5))}, {}), [spec], "cpu", lambda line: None)
+    late = Progress(StubCache({8: set(range(5))}, {(8, (5, 6, 7, 8, 9)): 75}), [spec], "cpu",
+                    lambda line: None)
+    assert fresh.cost[spec] == estimate_seconds(spec)
+    assert half.cost[spec] == estimate_seconds(spec.replace(seeds=(5, 6, 7, 8, 9)))
+    assert late.cost[spec] == half.cost[spec] * (1 - 75 / spec.train.epochs)
 
 
 def test_faithful_estimates_count_the_blocks_on_sample_rows():
