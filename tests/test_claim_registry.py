@@ -164,7 +164,8 @@ def test_engine_note_says_how_each_verdict_was_trained():
     differs = quick.replace(calibrated=quick.calibrated - {"L1"}, differs=frozenset({"L1"}))
     assert short_engine(engine_note("L1", differs)) == "trie, differs from paper profile"
     assert short_engine(engine_note("S1", quick)) == "trie, calibrated"
-    assert short_engine(engine_note("R1", quick)) == "trie, approximate (not calibrated)"
+    assert short_engine(engine_note("R1", quick)) == "trie, calibrated"
+    assert short_engine(engine_note("F2", quick)) == "trie, approximate (not calibrated)"
     assert engine_note("L1", paper) == engine_note("F1", paper) == "faithful"
     assert engine_note("E1", quick).startswith("compares the layouts")
     assert engine_note("X dropout 0: L1", quick) == "no dropout: exact on any layout"
