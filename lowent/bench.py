@@ -296,18 +296,40 @@ def format_row(r: BenchRow) -> str:
     ])
 
 
+def summarize(rows: list[BenchRow]) -> list[str]:
+    """One line per configuration and layout over its repeated measurements: the median
+    ratio and its range, and the median distance from the compute floor."""
+    import statistics
+
+    groups: dict[tuple, list[BenchRow]] = {}
+    for r in rows:
+        groups.setdefault((r.d, r.layers, r.seeds, r.layout), []).append(r)
+    out = []
+    for (d, L, E, layout), rs in groups.items():
+        ratios = [r.ratio for r in rs]
+        out.append(f"d={d} L={L}, {E} seeds, {layout}: ratio median "
+                   f"{statistics.median(ratios):.1f}x ({min(ratios):.1f}x to "
+                   f"{max(ratios):.1f}x over {len(rs)} repeats); engine = "
+                   f"{statistics.median(r.engine_over_floor for r in rs):.2f}x the floor "
+                   f"(median)")
+    return out
+
+
 def main(args) -> int:
     dev = resolve_device(args.device)
     print(f"torch {torch.__version__}, device {dev}, threads {torch.get_num_threads()}")
     peak = matmul_peak(dev)
     rows = []
     for d, L, E in CONFIGS:
-        spec = RunSpec(model=ModelSpec(d_model=d, layers=L), seeds=tuple(range(E)))
-        t_base = time_baseline(spec, args.steps, dev)
-        for layout in LAYOUTS:
-            spec = spec.replace(train=TrainSpec(layout=layout))
-            rows.append(bench_layout(spec, args.steps, dev, peak, t_base))
-            print(format_row(rows[-1]), flush=True)
+        for _ in range(args.repeat):  # baseline and layouts in turn, so drift hits all alike
+            spec = RunSpec(model=ModelSpec(d_model=d, layers=L), seeds=tuple(range(E)))
+            t_base = time_baseline(spec, args.steps, dev)
+            for layout in LAYOUTS:
+                spec = spec.replace(train=TrainSpec(layout=layout))
+                rows.append(bench_layout(spec, args.steps, dev, peak, t_base))
+                print(format_row(rows[-1]), flush=True)
+    if args.repeat > 1:
+        print("\n".join(["summary:", *summarize(rows)]))
     if args.json:
         with open(args.json, "w") as f:
             json.dump([asdict(r) for r in rows], f, indent=1)

@@ -66,6 +66,9 @@ def _parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="engine vs the straightforward torch.nn loop",
                        formatter_class=_Help)
     b.add_argument("--steps", type=int, default=16, help="optimizer steps timed per side")
+    b.add_argument("--repeat", type=int, default=1,
+                   help="measure each configuration this many times (baseline and layouts in "
+                        "turn) and print each ratio's median and range")
     b.add_argument("--device", default="cpu", choices=DEVICES, help="where to time")
     b.add_argument("--json", default=None, help="also write the figures to this file")
     bc = sub.add_parser("bench-compare", help="median times of two saved pytest-benchmark runs "
@@ -209,6 +212,9 @@ def main(argv=None) -> int:
             return power_main(args)
         from lowent.bench import main as bench_main
 
+        if args.steps < 1 or args.repeat < 1:
+            raise SpecError(f"--steps and --repeat must be at least 1, not {args.steps} and "
+                            f"{args.repeat}")
         return bench_main(args)
     except (SpecError, ValueError) as exc:  # bad input found while building the run
         print(f"lowent: error: {exc}", file=sys.stderr)

@@ -97,6 +97,32 @@ def test_bench_reports_both_sides_and_their_ratio(monkeypatch, capsys):
     assert "baseline" in out and "engine" in out and "ratio baseline/engine" in out
     assert "GFLOP/s" in out and "the floor" in out
     assert "layout trie" in out and "layout faithful" in out
+    assert "summary" not in out
+    assert main(["bench", "--steps", "2", "--repeat", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("layout trie") == 2 and "summary:" in out
+    assert "d=8 L=1, 2 seeds, trie: ratio median " in out and "over 2 repeats" in out
+    assert main(["bench", "--repeat", "0"]) == 2
+    assert "--steps and --repeat must be at least 1" in capsys.readouterr().err
+
+
+def test_bench_summary_takes_the_median_and_range_of_each_layouts_ratio():
+    from lowent.bench import BenchRow, summarize
+
+    def row(layout, ratio):
+        return BenchRow(d=64, layers=1, seeds=10, steps=16, layout=layout,
+                        baseline_s_per_model_epoch=1.0, engine_s_per_model_epoch=1 / ratio,
+                        steps_s_per_model_epoch=1 / ratio, ratio=ratio, engine_gflops=1.0,
+                        baseline_gflops=1.0, peak_gflops=1.0, floor_s_per_model_epoch=0.01,
+                        engine_over_floor=ratio / 10)
+
+    lines = summarize([row("trie", 28.0), row("faithful", 3.0), row("trie", 31.0),
+                       row("trie", 29.5), row("faithful", 2.0)])
+    assert lines == [
+        "d=64 L=1, 10 seeds, trie: ratio median 29.5x (28.0x to 31.0x over 3 repeats); "
+        "engine = 2.95x the floor (median)",
+        "d=64 L=1, 10 seeds, faithful: ratio median 2.5x (2.0x to 3.0x over 2 repeats); "
+        "engine = 0.25x the floor (median)"]
 
 
 def test_faithful_flops_count_shared_rows_before_the_first_dropout_only():
