@@ -95,6 +95,17 @@ class Cache:
         name = hashlib.sha256(f"{spec.key()}|{device_tag(device)}".encode()).hexdigest()[:32]
         return self.root / "checkpoints" / f"{name}.pt"
 
+    def held_elsewhere(self, spec: RunSpec, device="cpu") -> bool:
+        """Whether another process holds the lock of any seed of `spec`: it is training it."""
+        for s in spec.seeds:
+            lock = FileLock(str(self.root / f"{entry_key(spec.replace(seeds=(s,)), device)}.lock"))
+            try:
+                lock.acquire(timeout=0)
+            except Timeout:
+                return True
+            lock.release()
+        return False
+
     def checkpoint_epoch(self, spec: RunSpec, device="cpu") -> int | None:
         """The epoch at which `spec`'s checkpoint was written, if training `spec` now would
         resume from it (written for this spec, code, torch and device); None otherwise.

@@ -25,9 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from filelock import FileLock, Timeout
 
-from lowent.cache import Cache, code_version, device_tag, entry_key
+from lowent.cache import Cache, code_version, device_tag
 from lowent.config import RunSpec
 from lowent.progress import describe, format_seeds
 
@@ -80,18 +79,6 @@ def groups(cache: Cache) -> list[Group]:
             for (_, code, tv, dev), g in found.items()]
 
 
-def _locked(cache: Cache, spec: RunSpec, device: str) -> bool:
-    """Whether another process holds the lock of any seed of `spec` (it is training it)."""
-    for s in spec.seeds:
-        lock = FileLock(str(cache.root / f"{entry_key(spec.replace(seeds=(s,)), device)}.lock"))
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            return True
-        lock.release()
-    return False
-
-
 def _here(tag: str | None) -> str | None:
     """The device of this machine that a checkpoint's device tag names, None if absent."""
     if tag == "cpu":
@@ -121,7 +108,7 @@ def checkpoints(cache: Cache) -> list[Checkpoint]:
                 f"{k} ({stamp.get(k)})" for k in other)
         elif device is None:
             status = f"for another device ({stamp.get('device')}): left alone"
-        elif _locked(cache, spec, device):
+        elif cache.held_elsewhere(spec, device):
             status = "training now"
         elif not (left := cache.missing(spec, device)):
             status = "unused: every seed of its stack has an entry (trained in other stacks)"

@@ -54,8 +54,11 @@ class Progress:
         # the part of each spec still to train: its seeds without a stored entry (None: all)
         self.todo = {s: s.replace(seeds=m) if (m := cache.missing(s, device)) else None
                      for s in self.specs}
-        # the epoch each part would resume at from its checkpoint (None: from the start)
-        self.resume_at = {s: cache.checkpoint_epoch(t, device) if t is not None else None
+        # the epoch each part would resume at from its checkpoint (None: from the start). A
+        # run another process is training (an xdist sibling) counts from the start, so every
+        # worker announces the same plan whether or not that run has a checkpoint yet.
+        self.resume_at = {s: cache.checkpoint_epoch(t, device)
+                          if t is not None and not cache.held_elsewhere(t, device) else None
                           for s, t in self.todo.items()}
         self.cost = {s: estimate_seconds(t) * (1 - (self.resume_at[s] or 0) / t.train.epochs)
                      if t is not None else 0.0 for s, t in self.todo.items()}

@@ -6,8 +6,11 @@ from lowent.progress import Progress
 class StubCache:
     """Seeds stored per model size, and the epoch of each seed stack's checkpoint."""
 
-    def __init__(self, stored: dict[int, set], checkpoints: dict):
-        self.stored, self.checkpoints = stored, checkpoints
+    def __init__(self, stored: dict[int, set], checkpoints: dict, busy: frozenset = frozenset()):
+        self.stored, self.checkpoints, self.busy = stored, checkpoints, busy
+
+    def held_elsewhere(self, spec, device="cpu"):
+        return spec.model.d_model in self.busy
 
     def missing(self, spec, device="cpu"):
         return tuple(s for s in spec.seeds if s not in self.stored.get(spec.model.d_model, set()))
@@ -72,3 +75,14 @@ def test_faithful_estimates_count_the_blocks_on_sample_rows():
     trie = estimate_seconds(spec)
     faithful = estimate_seconds(spec.replace(train=TrainSpec(layout="faithful")))
     assert faithful > 3 * trie
+
+
+def test_a_run_another_process_trains_counts_from_the_start():
+    """An xdist sibling trains d = 8 and has written a checkpoint: this worker plans it from
+    the start, as a worker that looked before the checkpoint existed does, so every worker
+    announces the same plan (the terminal prints a repeated line once)."""
+    a, b = _spec(8), _spec(16)
+    before, after = [], []
+    Progress(StubCache({}, {}), [a, b], "cpu", before.append)
+    Progress(StubCache({}, {(8, a.seeds): 40}, frozenset({8})), [a, b], "cpu", after.append)
+    assert before == after and "resuming" not in after[0]
