@@ -95,10 +95,14 @@ class Cache:
         name = hashlib.sha256(f"{spec.key()}|{device_tag(device)}".encode()).hexdigest()[:32]
         return self.root / "checkpoints" / f"{name}.pt"
 
+    def _lock(self, key: str) -> FileLock:
+        """The file lock of the entry `key`, held while its seed trains."""
+        return FileLock(str(self.root / f"{key}.lock"))
+
     def held_elsewhere(self, spec: RunSpec, device="cpu") -> bool:
         """Whether another process holds the lock of any seed of `spec`: it is training it."""
         for s in spec.seeds:
-            lock = FileLock(str(self.root / f"{entry_key(spec.replace(seeds=(s,)), device)}.lock"))
+            lock = self._lock(entry_key(spec.replace(seeds=(s,)), device))
             try:
                 lock.acquire(timeout=0)
             except Timeout:
@@ -111,16 +115,8 @@ class Cache:
         resume from it (written for this spec, code, torch and device); None otherwise.
         Only reads the file: a checkpoint that cannot be resumed is left for training to
         discard, with its warning."""
-        path = self.checkpoint_path(spec, device)
-        if not path.exists():
-            return None
-        try:
-            blob = torch.load(path, weights_only=True, map_location="cpu")
-            if blob["stamp"] == stamp(spec, device):
-                return int(blob["state"]["epoch"])
-        except Exception:  # noqa: BLE001 - unreadable: training will say why and discard it
-            pass
-        return None
+        state, _ = DiskCheckpoints(self.checkpoint_path(spec, device), stamp(spec, device)).read()
+        return None if state is None else int(state["epoch"])
 
     def path(self, spec: RunSpec, device="cpu") -> Path:
         """The entry directory of a one-seed spec."""
@@ -197,7 +193,7 @@ class Cache:
         singles = {s: spec.replace(seeds=(s,)) for s in spec.seeds}  # seed -> its entry's spec
         self.root.mkdir(parents=True, exist_ok=True)
         keys = sorted(entry_key(one, device) for one in singles.values())
-        locks = [FileLock(str(self.root / f"{key}.lock")) for key in keys]
+        locks = [self._lock(key) for key in keys]
         held = []
         try:
             for lock in locks:  # in key order, so two runs sharing seeds never deadlock
@@ -248,19 +244,25 @@ class DiskCheckpoints(Checkpoints):
     def __init__(self, path: str | Path, stamp: str):
         self.path, self.stamp = Path(path), stamp
 
-    def load(self) -> dict | None:
+    def read(self) -> tuple[dict | None, str | None]:
+        """(the checkpoint's state, None) if it can be resumed; else (None, why not), why
+        being None when there is no file. Reads only; :meth:`load` discards."""
         if not self.path.exists():
-            return None
+            return None, None
         try:
             blob = torch.load(self.path, weights_only=True)
             ok = blob["stamp"] == self.stamp
         except Exception as exc:  # noqa: BLE001 - any unreadable file is reported the same
-            return self._discard(f"unreadable ({type(exc).__name__})")
+            return None, f"unreadable ({type(exc).__name__})"
         if not ok:
             was, now = json.loads(blob["stamp"]), json.loads(self.stamp)
-            diff = ", ".join(k for k in now if was.get(k) != now[k])
-            return self._discard(f"written with another {diff}")
-        return blob["state"]
+            return None, "written with another " + ", ".join(
+                k for k in now if was.get(k) != now[k])
+        return blob["state"], None
+
+    def load(self) -> dict | None:
+        state, why = self.read()
+        return self._discard(why) if why is not None else state
 
     def _discard(self, why: str) -> None:
         warnings.warn(f"lowent: checkpoint {self.path.name} is {why}; starting the run again",
