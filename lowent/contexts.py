@@ -44,6 +44,10 @@ class Layout:
     valid: torch.Tensor  # [M, T] bool: which ancestor slots are real
     parent_rel: torch.Tensor  # [M] int64 index of the parent within the previous level (root: 0)
     levels: tuple[int, ...]  # [T + 1] start offset of each depth level
+    # Whole sequences, position t * S + s attending to (0, s), ..., (t, s): attention may run
+    # as causal matmuls within each sequence instead of over gathered ancestors (the
+    # faithful layout's sample rows; per_sample keeps the gathered form as its reference).
+    dense: bool = False
 
     @property
     def size(self) -> int:
@@ -53,7 +57,7 @@ class Layout:
         move = lambda t: t.to(device)  # noqa: E731
         return Layout(tokens=move(self.tokens), depth=move(self.depth),
                       ancestors=move(self.ancestors), valid=move(self.valid),
-                      parent_rel=move(self.parent_rel), levels=self.levels)
+                      parent_rel=move(self.parent_rel), levels=self.levels, dense=self.dense)
 
 
 def _levels(depth: np.ndarray, length: int) -> tuple[int, ...]:
@@ -102,11 +106,14 @@ def support_contexts(target: Target) -> np.ndarray:
     return np.unique(sequence_contexts(target.vocab, target.length)[seen])
 
 
-def sequences_layout(seq_ids: np.ndarray, vocab: int, length: int) -> Layout:
+def sequences_layout(seq_ids: np.ndarray, vocab: int, length: int,
+                     dense: bool = False) -> Layout:
     """Layout of whole sequences: seq_ids [E, S] (one row of S sequences per model).
 
     Position (t, s) sits at index t * S + s and attends to (0, s), ..., (t, s). The input at
-    depth 0 is the start symbol and at depth t the character x_t.
+    depth 0 is the start symbol and at depth t the character x_t. With `dense`, attention
+    runs as causal matmuls within each sequence (Layout.dense), the same numbers in another
+    order of summation.
     """
     seq_ids = np.asarray(seq_ids, dtype=np.int64)
     if seq_ids.ndim != 2:
@@ -122,7 +129,7 @@ def sequences_layout(seq_ids: np.ndarray, vocab: int, length: int) -> Layout:
     anc = np.where(valid, anc, (t * S + s)[:, None])
     return Layout(tokens=torch.as_tensor(tokens), depth=torch.as_tensor(t),
                   ancestors=torch.as_tensor(anc), valid=torch.as_tensor(valid),
-                  parent_rel=torch.as_tensor(s), levels=_levels(t, length))
+                  parent_rel=torch.as_tensor(s), levels=_levels(t, length), dense=dense)
 
 
 @dataclass(frozen=True)
@@ -192,8 +199,8 @@ class FaithfulBatching:
             raise ValueError("a minibatch holds a sequence outside the layout's data set")
         E, M = len(seq_ids), self.layout.size
         node = where.transpose(0, 2, 1).reshape(E, -1) + (np.arange(E) * M)[:, None]
-        return Faithful(shared=self.layout, samples=sequences_layout(seq_ids, self.vocab,
-                                                                     self.length),
+        return Faithful(shared=self.layout,
+                        samples=sequences_layout(seq_ids, self.vocab, self.length, dense=True),
                         node=torch.as_tensor(node.reshape(-1)))
 
 

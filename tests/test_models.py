@@ -14,13 +14,14 @@ V, T = 5, 5
 REFERENCE_KINDS = [(i, kw) for i, kw in MODEL_KINDS if kw.get("variant") != "routed"]
 
 
-def _logits_both_ways(kw, d=16, layers=2, E=3):
-    """Engine logits on a per-sample layout and reference logits, float64, eval mode."""
+def _logits_both_ways(kw, d=16, layers=2, E=3, dense=False):
+    """Engine logits on a per-sample layout (with `dense`, its attention as matmuls within
+    each sequence) and reference logits, float64, eval mode."""
     spec = model_spec(kw, d=d, layers=layers)
     stacked = build_model(spec, range(E)).double().eval()
     rng = np.random.default_rng(0)
     seq_ids = rng.integers(0, V**T, size=(E, 7))
-    ours = stacked(sequences_layout(seq_ids, V, T))  # [E, T*S, V], position t*S + s
+    ours = stacked(sequences_layout(seq_ids, V, T, dense=dense))  # [E, T*S, V], at t*S + s
     ours = ours.view(E, T, 7, V).transpose(1, 2)  # [E, S, T, V]
     theirs = []
     for e in range(E):
@@ -29,12 +30,14 @@ def _logits_both_ways(kw, d=16, layers=2, E=3):
     return ours, torch.stack(theirs)
 
 
+@pytest.mark.parametrize("dense", [False, True], ids=["gathered", "dense"])
 @pytest.mark.parametrize("kw", [kw for _, kw in REFERENCE_KINDS],
                          ids=[i for i, _ in REFERENCE_KINDS])
-def test_engine_logits_equal_torch_nn_reference(kw):
+def test_engine_logits_equal_torch_nn_reference(kw, dense):
     """GRU/LSTM equal torch.nn.GRU/LSTM and the Transformer equals an nn.MultiheadAttention
-    implementation, given the same weights (float64, eval mode)."""
-    ours, theirs = _logits_both_ways(kw)
+    implementation, given the same weights (float64, eval mode), with attention over gathered
+    ancestors and as matmuls within each sequence (Layout.dense, the faithful layout's form)."""
+    ours, theirs = _logits_both_ways(kw, dense=dense)
     torch.testing.assert_close(ours, theirs, rtol=0, atol=1e-10)
 
 
@@ -92,6 +95,33 @@ def test_variants_have_the_paper_blocks(variant, attn, ffn):
     m = build_model(ModelSpec(variant=variant, d_model=8, layers=3), (0,))
     assert [b.attn is not None for b in m.blocks] == [bool(a) for a in attn]
     assert [b.ffn is not None for b in m.blocks] == [bool(f) for f in ffn]
+
+
+@pytest.mark.parametrize("S", [1, 7])
+@pytest.mark.parametrize("routed", [False, True], ids=["plain", "routed"])
+def test_dense_attention_equals_gathered_attention_with_gradients(routed, S):
+    """The faithful layout's attention (causal matmuls within each sequence) computes what
+    attention over gathered ancestors computes: output and gradients of input and weights,
+    float64, to 1e-12."""
+    from lowent.models.transformer import Attention
+
+    E, d, heads = 2, 16, 4
+    seq_ids = np.random.default_rng(S).integers(0, V**T, size=(E, S))
+    x = torch.randn(E, T * S, d, dtype=torch.float64, generator=torch.Generator().manual_seed(S))
+    grad = torch.randn_like(x)
+    attn = Attention(E, d, heads, routed).double()
+    for p in attn.parameters():
+        torch.nn.init.normal_(p, std=0.5)
+    results = []
+    for dense in (False, True):
+        xi = x.clone().requires_grad_()
+        trace = {}
+        out = attn(xi, sequences_layout(seq_ids, V, T, dense=dense), xi, trace, "a")
+        attn.zero_grad()
+        out.backward(grad)
+        results.append([out, xi.grad, *(p.grad for p in attn.parameters()), *trace.values()])
+    for a, b in zip(*results, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
 
 
 def test_router_weights_are_a_distribution():

@@ -51,14 +51,17 @@ class Attention(nn.Module):
         E, M, d = x.shape
         H = self.heads
         dh, A = d // H, layout.ancestors.shape[1]
-        idx = layout.ancestors.reshape(-1)
-        q = self.q(x).view(E, M, 1, H, dh)
-        # Each position attends to its ancestors (itself last): gather their keys and values.
-        ka = self.k(x).index_select(1, idx).view(E, M, A, H, dh)  # [E, M, A, H, dh]
-        va = self.v(x).index_select(1, idx).view(E, M, A, H, dh)
-        scores = (q * ka).sum(-1) / math.sqrt(dh)  # [E, M, A, H]
-        scores = scores.masked_fill(~layout.valid[None, :, :, None], float("-inf"))
-        heads = (torch.softmax(scores, dim=2)[..., None] * va).sum(2)  # [E, M, H, dh]
+        if layout.dense:
+            heads = sequence_attention(self.q(x), self.k(x), self.v(x), A, H)
+        else:
+            idx = layout.ancestors.reshape(-1)
+            q = self.q(x).view(E, M, 1, H, dh)
+            # Each position attends to its ancestors (itself last): gather keys and values.
+            ka = self.k(x).index_select(1, idx).view(E, M, A, H, dh)  # [E, M, A, H, dh]
+            va = self.v(x).index_select(1, idx).view(E, M, A, H, dh)
+            scores = (q * ka).sum(-1) / math.sqrt(dh)  # [E, M, A, H]
+            scores = scores.masked_fill(~layout.valid[None, :, :, None], float("-inf"))
+            heads = (torch.softmax(scores, dim=2)[..., None] * va).sum(2)  # [E, M, H, dh]
         if not self.routed:
             return residual + self.out(heads.reshape(E, M, d))
         w = torch.softmax(self.router(x), dim=-1)  # [E, M, H + 1]
@@ -67,6 +70,28 @@ class Attention(nn.Module):
         # sum_h w_h (head_h Wo_h) = (concat_h w_h head_h) Wo: weight each head, then project.
         mixed = self.out((heads * w[..., 1:, None]).reshape(E, M, d))
         return w[..., :1] * residual + mixed
+
+
+def sequence_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, length: int,
+                       heads: int) -> torch.Tensor:
+    """Causal multi-head attention within whole sequences laid out depth-major (Layout.dense).
+
+    q, k, v [E, T*S, d], position t * S + s of sequence s. Returns the heads [E, T*S, H, dh]:
+    what the gathered form computes (position (t, s) attends to (0, s), ..., (t, s)), as
+    batched [T, T] matmuls per (model, sequence, head) instead of products over gathered
+    ancestors, which on the per-sample rows of a faithful step were most of its time.
+    """
+    E, M, d = q.shape
+    S, dh = M // length, d // heads
+
+    def split(x):  # [E, T*S, d] -> [E, S, H, T, dh]
+        return x.view(E, length, S, heads, dh).permute(0, 2, 3, 1, 4)
+
+    scores = split(q) @ split(k).transpose(-1, -2) / math.sqrt(dh)  # [E, S, H, T, T]
+    later = torch.ones(length, length, dtype=torch.bool, device=q.device).triu(1)
+    scores = scores.masked_fill(later, float("-inf"))
+    out = torch.softmax(scores, dim=-1) @ split(v)  # [E, S, H, T, dh]
+    return out.permute(0, 3, 1, 2, 4).reshape(E, M, heads, dh)
 
 
 class FFN(nn.Module):
