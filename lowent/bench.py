@@ -316,6 +316,16 @@ def summarize(rows: list[BenchRow]) -> list[str]:
 
 
 def main(args) -> int:
+    threads = torch.get_num_threads()
+    if getattr(args, "threads", None):
+        torch.set_num_threads(args.threads)
+    try:
+        return _main(args)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _main(args) -> int:
     dev = resolve_device(args.device)
     print(f"torch {torch.__version__}, device {dev}, threads {torch.get_num_threads()}")
     peak = matmul_peak(dev)

@@ -70,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="measure each configuration this many times (baseline and layouts in "
                         "turn) and print each ratio's median and range")
     b.add_argument("--device", default="cpu", choices=DEVICES, help="where to time")
+    b.add_argument("--threads", type=int, default=None,
+                   help="torch threads for both sides (default: torch's own count; the claims "
+                        "suite runs one per xdist worker)")
     b.add_argument("--json", default=None, help="also write the figures to this file")
     bc = sub.add_parser("bench-compare", help="median times of two saved pytest-benchmark runs "
                                               "(exit 1 on a slowdown beyond the threshold)",
@@ -215,6 +218,8 @@ def main(argv=None) -> int:
         if args.steps < 1 or args.repeat < 1:
             raise SpecError(f"--steps and --repeat must be at least 1, not {args.steps} and "
                             f"{args.repeat}")
+        if args.threads is not None and args.threads < 1:
+            raise SpecError(f"--threads must be at least 1, not {args.threads}")
         return bench_main(args)
     except (SpecError, ValueError) as exc:  # bad input found while building the run
         print(f"lowent: error: {exc}", file=sys.stderr)

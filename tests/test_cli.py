@@ -104,6 +104,13 @@ def test_bench_reports_both_sides_and_their_ratio(monkeypatch, capsys):
     assert "d=8 L=1, 2 seeds, trie: ratio median " in out and "over 2 repeats" in out
     assert main(["bench", "--repeat", "0"]) == 2
     assert "--steps and --repeat must be at least 1" in capsys.readouterr().err
+    import torch
+
+    before = torch.get_num_threads()
+    assert main(["bench", "--steps", "1", "--threads", "1"]) == 0
+    assert "threads 1" in capsys.readouterr().out and torch.get_num_threads() == before
+    assert main(["bench", "--threads", "0"]) == 2
+    assert "--threads must be at least 1, not 0" in capsys.readouterr().err
 
 
 def test_bench_summary_takes_the_median_and_range_of_each_layouts_ratio():
