@@ -86,6 +86,38 @@ def test_make_optimizer_rejects_unknown_names():
         make_optimizer("lamb", [torch.nn.Parameter(torch.zeros(1))])
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("shape", [(3, 7, 5), (2, 76, 256), (1, 9)])
+def test_dropout_equals_a_straightforward_mask_from_the_same_draws(shape, dtype):
+    """The dropout of the layers (one buffer of 64-bit words, survivors' factor by where)
+    gives bit for bit what the plain form gives: each model's words drawn alone, cut to
+    16 bits, compared with the threshold, cast and scaled; output, gradient and the
+    generators' next draws."""
+    from lowent.models.layers import DROP_BITS, dropout
+
+    p, n = 0.1, int(np.prod(shape[1:]))
+    x = torch.rand(shape, dtype=dtype, generator=torch.Generator().manual_seed(1)) - 0.3
+
+    def run(fn):
+        gens = [torch.Generator().manual_seed(100 + e) for e in range(shape[0])]
+        xi = x.clone().requires_grad_()
+        y = fn(xi, gens)
+        y.backward(torch.full_like(y, 0.7))
+        return y.detach(), xi.grad, torch.stack([torch.rand(2, generator=g) for g in gens])
+
+    def plain(xi, gens):
+        bits = torch.cat([torch.randint(-2**63, 2**63 - 1, ((n + 3) // 4,), generator=g)
+                          .view(torch.int16)[:n] for g in gens]).view(shape)
+        keep = (bits >= round(p * 2**DROP_BITS) - 2**15).to(dtype) * (1.0 / (1.0 - p))
+        return xi * keep
+
+    for ours, theirs in zip(run(lambda xi, gens: dropout(xi, p, True, gens)), run(plain),
+                            strict=True):
+        assert torch.equal(ours, theirs)
+    if n > 1000:  # and it is dropout: about 1 - p of the elements survive
+        assert abs((run(plain)[0] != 0).double().mean().item() - (1 - p)) < 0.01
+
+
 def test_training_is_deterministic_with_dropout():
     spec = _spec(dict(variant="full"), (0, 1), dropout=0.1)
     a, b = Trainer(spec).steps(0, 15), Trainer(spec).steps(0, 15)
