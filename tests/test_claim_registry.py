@@ -168,6 +168,9 @@ def test_engine_note_says_how_each_verdict_was_trained():
     assert short_engine(engine_note("F2", quick)) == "trie, approximate (not calibrated)"
     assert engine_note("L1", paper) == engine_note("F1", paper) == "faithful"
     assert engine_note("E1", quick).startswith("compares the layouts")
+    assert short_engine(engine_note("A1", quick)) == "trie, A/A check"
+    assert short_engine(engine_note("A1", paper)) == "faithful, A/A check"
+    assert "no calibration against faithful training applies" in engine_note("A1", quick)
     assert engine_note("X dropout 0: L1", quick) == "no dropout: exact on any layout"
     assert engine_note("X dropout 0: F1", quick) == "no dropout: exact on any layout"
     assert quick.calibrated.isdisjoint(quick.differs)

@@ -111,17 +111,24 @@ DIFFERS = ("approximate dropout; its verdict differs from the paper profile's fa
            "(claims/CALIBRATION.md)")
 
 
+AA_CHECK = ("an A/A check of the comparison, not a claim of the paper: no calibration against "
+            "faithful training applies")
+
+
 def engine_note(claim_id: str, profile: Profile) -> str:
     """How the runs behind `claim_id`'s verdict were trained, for the report and the terminal:
     "faithful" (per-sample dropout masks, the paper's loop in distribution), the trie with a
     recorded calibration against faithful training, the trie whose verdict was found to differ
     from faithful training's, or the trie marked approximate; runs without dropout are exact on
-    any layout, and say so. E1 compares the layouts themselves."""
+    any layout, and say so. E1 compares the layouts themselves; A1 checks the comparison
+    on whatever runs the profile trains."""
     claim = get_claim(claim_id)
     layouts = sorted({s.train.layout for s in run_specs(claim_id, profile).values()
                       if drops(s.model)})
     if claim.marker == "engine":
         return "compares the layouts " + ", ".join(layouts)
+    if claim.marker == "calibration":  # A1: the two-sample comparison on the sweep's seeds
+        return (f"{', '.join(layouts) or 'exact'} runs; {AA_CHECK}")
     if not layouts:
         return "no dropout: exact on any layout"
     if not set(layouts) & {"trie", "dedup"}:

@@ -22,7 +22,7 @@ import pytest
 
 from lowent.plugin.runs import claim_of, claims_device, claims_profile, profile_name
 from lowent.progress import format_seeds
-from lowent.claims import CLAIMS, engine_note
+from lowent.claims import AA_CHECK, CLAIMS, engine_note
 from lowent.report import claim_label, outcome, write
 
 DEFAULT_REPORT = "reports/latest.html"
@@ -173,6 +173,8 @@ def short_engine(note: str) -> str:
         return "trie, approximate (not calibrated)"
     if note.startswith("compares the layouts"):
         return "layouts compared"
+    if note.endswith(AA_CHECK):
+        return note.split(" runs;")[0] + ", A/A check"
     return note
 
 
