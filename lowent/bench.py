@@ -22,7 +22,7 @@ from typing import Callable
 import torch
 
 from lowent.config import ModelSpec, RunSpec, TrainSpec
-from lowent.engine import Trainer, minibatch_order, resolve_device
+from lowent.engine import Trainer, keep_freed_memory, minibatch_order, resolve_device
 from lowent.target import build_target
 
 CONFIGS = ((64, 1, 10), (64, 4, 10))  # (d, L, seeds): the largest model at both depths
@@ -326,6 +326,7 @@ def main(args) -> int:
 
 
 def _main(args) -> int:
+    keep_freed_memory()  # before the baseline too: both sides run under the same allocator
     dev = resolve_device(args.device)
     print(f"torch {torch.__version__}, device {dev}, threads {torch.get_num_threads()}")
     peak = matmul_peak(dev)

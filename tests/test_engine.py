@@ -196,3 +196,16 @@ def test_a_claims_runs_train_the_same_on_cuda_as_on_the_cpu_in_float64(layout):
         cpu, gpu = train(spec, "cpu", steps=30), train(spec, "cuda", steps=30)
         np.testing.assert_allclose(gpu.table, cpu.table, rtol=0, atol=1e-9)
         np.testing.assert_allclose(gpu.per_step["loss"], cpu.per_step["loss"], rtol=0, atol=1e-9)
+
+
+def test_a_trainer_has_the_c_allocator_keep_freed_memory():
+    """Trainer sets glibc's mmap and trim thresholds once per process (fewer page faults;
+    numerically inert); elsewhere it is a no-op that says so."""
+    import platform
+
+    from lowent import engine
+
+    Trainer(_spec(dict(variant="full"), (0,)))
+    assert engine._freed_memory_kept is not None
+    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+        assert engine.keep_freed_memory() is True
