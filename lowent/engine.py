@@ -54,7 +54,7 @@ def keep_freed_memory() -> bool:
     the system once more than its trim threshold is free, so every training step faults its
     large tensors in again: a faithful step at d = 64, L = 4 (10 seeds, one thread) took
     about 42,000 page faults and 13% of its CPU time in the kernel. With blocks up to 32 MB
-    served from the heap and no trimming, about 1,400. Process-wide, once per process, and
+    served from the heap and no trimming, about 1,100. Process-wide, once per process, and
     numerically inert; a no-op (False) where the C library has no ``mallopt``.
     """
     global _freed_memory_kept
