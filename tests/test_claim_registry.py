@@ -165,7 +165,8 @@ def test_engine_note_says_how_each_verdict_was_trained():
     assert short_engine(engine_note("L1", differs)) == "trie, differs from paper profile"
     assert short_engine(engine_note("S1", quick)) == "trie, calibrated"
     assert short_engine(engine_note("R1", quick)) == "trie, calibrated"
-    assert short_engine(engine_note("F2", quick)) == "trie, approximate (not calibrated)"
+    assert short_engine(engine_note("F2", quick)) == "trie, differs from paper profile"
+    assert short_engine(engine_note("S3", quick)) == "trie, approximate (not calibrated)"
     assert engine_note("L1", paper) == engine_note("F1", paper) == "faithful"
     assert engine_note("E1", quick).startswith("compares the layouts")
     assert short_engine(engine_note("A1", quick)) == "trie, A/A check"
