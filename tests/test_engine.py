@@ -89,8 +89,8 @@ def test_make_optimizer_rejects_unknown_names():
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("shape", [(3, 7, 5), (2, 76, 256), (1, 9)])
 def test_dropout_equals_a_straightforward_mask_from_the_same_draws(shape, dtype):
-    """The dropout of the layers (one buffer of 64-bit words, survivors' factor by where)
-    gives bit for bit what the plain form gives: each model's words drawn alone, cut to
+    """The dropout of the layers (every model's 64-bit words drawn into one buffer) gives
+    bit for bit what the plain form gives: each model's words drawn alone, cut to
     16 bits, compared with the threshold, cast and scaled; output, gradient and the
     generators' next draws."""
     from lowent.models.layers import DROP_BITS, dropout
