@@ -95,6 +95,8 @@ def test_an_unknown_claim_or_a_test_without_one_is_a_one_line_error(pytester, te
     ([], {}, "lowent_device = gpu\n", "unknown device 'gpu'"),
     (["--lowent-seeds", "3-1"], {}, "", "seed range '3-1' is empty"),
     ([], {"LOWENT_SEEDS": "0,x"}, "", "cannot read seeds '0,x'"),
+    (["--lowent-slots", "-1"], {}, "", "train slots '-1'"),
+    ([], {"LOWENT_SLOTS": "two"}, "", "train slots 'two'"),
 ])
 def test_bad_settings_are_one_line_usage_errors(pytester, monkeypatch, args, env, ini, bad):
     for k, v in env.items():
@@ -124,7 +126,7 @@ def test_settings_come_from_option_then_environment_then_ini(pytester, monkeypat
         "--collect-only", "-v", "--lowent-seeds", "7, 0-2").stdout.str()
     helptext = pytester.runpytest_subprocess("--help").stdout.str()
     for name in ("--lowent-profile", "--lowent-cache", "--lowent-device", "--lowent-seeds",
-                 "lowent_device"):
+                 "--lowent-slots", "lowent_device"):
         assert name in helptext
     assert "{auto,cpu,cuda}" in helptext and "{paper,quick}" in helptext
 

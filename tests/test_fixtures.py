@@ -17,11 +17,13 @@ _store = Cache.store
 
 
 def store(self, run, device):
-    """Record which process trained each run; hold the lock a while, as a real run would."""
+    """Record which process trained each run, and when; hold the lock a while, as a real run
+    would."""
+    t0 = time.time()
     _store(self, run, device)
-    with open(os.environ["LOWENT_TEST_TRAINED"], "a") as f:
-        f.write(f"{os.getpid()} {run.spec.seeds[0]}\\n")
     time.sleep(1.5)
+    with open(os.environ["LOWENT_TEST_TRAINED"], "a") as f:
+        f.write(f"{os.getpid()} {run.spec.seeds[0]} {t0} {time.time()}\\n")
 
 
 Cache.store = store
@@ -52,6 +54,7 @@ def test_unit(i):
 
 def test_a_lone_claim_test_still_has_every_worker_train(pytester, tmp_path, monkeypatch):
     trained = tmp_path / "trained.txt"
+    monkeypatch.setenv("LOWENT_SLOTS", "2")  # both workers may train at once, whatever the CPU
     monkeypatch.setenv("LOWENT_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("LOWENT_TEST_TRAINED", str(trained))
     pytester.makeconftest(CONFTEST)
@@ -60,7 +63,7 @@ def test_a_lone_claim_test_still_has_every_worker_train(pytester, tmp_path, monk
 
     res = pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider")
     res.assert_outcomes(passed=9)
-    rows = [line.split() for line in trained.read_text().splitlines()]
+    rows = [line.split()[:2] for line in trained.read_text().splitlines()]
     assert sorted(int(seed) for _, seed in rows) == list(range(6))  # each run trained once
     assert len({pid for pid, _ in rows}) == 2  # by both workers
     # progress lines from the workers reach the terminal (output is piped here): the plan
@@ -83,7 +86,7 @@ def test_a_lone_claim_test_still_has_every_worker_train(pytester, tmp_path, monk
     monkeypatch.setenv("LOWENT_CACHE", str(tmp_path / "cache2"))
     pytester.runpytest_subprocess("-n", "2", "-m", "ffn_sparsity",
                                   "-p", "no:cacheprovider").assert_outcomes(passed=1)
-    rows = [line.split() for line in trained.read_text().splitlines()]
+    rows = [line.split()[:2] for line in trained.read_text().splitlines()]
     assert sorted(int(seed) for _, seed in rows) == list(range(6))
     assert len({pid for pid, _ in rows}) == 2
 
@@ -93,6 +96,26 @@ def test_a_lone_claim_test_still_has_every_worker_train(pytester, tmp_path, monk
     monkeypatch.setenv("LOWENT_CACHE", str(tmp_path / "cache3"))
     pytester.runpytest_subprocess("--collect-only", "-p", "no:cacheprovider")
     assert not trained.exists()
+
+
+def test_workers_beyond_the_training_slots_wait_for_one(pytester, tmp_path, monkeypatch):
+    """With one slot, two workers never train at once, and still every run trains once and
+    every test passes."""
+    trained = tmp_path / "trained.txt"
+    monkeypatch.setenv("LOWENT_SLOTS", "1")
+    monkeypatch.setenv("LOWENT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("LOWENT_TEST_TRAINED", str(trained))
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_fake=TESTS)
+    pytester.makeini("[pytest]\naddopts = --strict-markers\n")
+
+    res = pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider")
+    res.assert_outcomes(passed=9)
+    rows = sorted((float(t0), float(t1), int(seed)) for _, seed, t0, t1 in
+                  (line.split() for line in trained.read_text().splitlines()))
+    assert sorted(seed for *_, seed in rows) == list(range(6))
+    for (_, end, _), (start, _, _) in zip(rows, rows[1:]):
+        assert start >= end  # one training at a time
 
 
 RESUME_CONFTEST = '''
