@@ -52,17 +52,24 @@ def test_unit(i):
 '''
 
 
-def test_a_lone_claim_test_still_has_every_worker_train(pytester, tmp_path, monkeypatch):
+def _two_workers(pytester, tmp_path, monkeypatch, slots: int):
+    """Run the fake suite cold on two xdist workers with `slots` training slots; returns the
+    file where the fake store recorded each run (pid, seed, start, end)."""
     trained = tmp_path / "trained.txt"
-    monkeypatch.setenv("LOWENT_SLOTS", "2")  # both workers may train at once, whatever the CPU
+    monkeypatch.setenv("LOWENT_SLOTS", str(slots))
     monkeypatch.setenv("LOWENT_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("LOWENT_TEST_TRAINED", str(trained))
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile(test_fake=TESTS)
     pytester.makeini("[pytest]\naddopts = --strict-markers\n")
-
     res = pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider")
     res.assert_outcomes(passed=9)
+    return trained, res
+
+
+def test_a_lone_claim_test_still_has_every_worker_train(pytester, tmp_path, monkeypatch):
+    # two slots: both workers may train at once, whatever the CPU
+    trained, res = _two_workers(pytester, tmp_path, monkeypatch, slots=2)
     rows = [line.split()[:2] for line in trained.read_text().splitlines()]
     assert sorted(int(seed) for _, seed in rows) == list(range(6))  # each run trained once
     assert len({pid for pid, _ in rows}) == 2  # by both workers
@@ -101,16 +108,7 @@ def test_a_lone_claim_test_still_has_every_worker_train(pytester, tmp_path, monk
 def test_workers_beyond_the_training_slots_wait_for_one(pytester, tmp_path, monkeypatch):
     """With one slot, two workers never train at once, and still every run trains once and
     every test passes."""
-    trained = tmp_path / "trained.txt"
-    monkeypatch.setenv("LOWENT_SLOTS", "1")
-    monkeypatch.setenv("LOWENT_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("LOWENT_TEST_TRAINED", str(trained))
-    pytester.makeconftest(CONFTEST)
-    pytester.makepyfile(test_fake=TESTS)
-    pytester.makeini("[pytest]\naddopts = --strict-markers\n")
-
-    res = pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider")
-    res.assert_outcomes(passed=9)
+    trained, _ = _two_workers(pytester, tmp_path, monkeypatch, slots=1)
     rows = sorted((float(t0), float(t1), int(seed)) for _, seed, t0, t1 in
                   (line.split() for line in trained.read_text().splitlines()))
     assert sorted(seed for *_, seed in rows) == list(range(6))
