@@ -5,7 +5,9 @@ states what a `train` command will do before it starts.
 """
 from __future__ import annotations
 
+import math
 import os
+from pathlib import Path
 from typing import Callable
 
 from lowent.cache import Cache
@@ -35,6 +37,20 @@ def describe(spec: RunSpec) -> str:
                                       if spec.target.name != "base" else ""))
 
 
+def usable_cores(cpu_max: str = "/sys/fs/cgroup/cpu.max") -> int:
+    """The cores this process may use: its CPU affinity, capped by a cgroup v2 CPU quota
+    (``cpu.max``, "quota period"; a container limited to 2 CPUs on a larger host) if set."""
+    cores = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+             else os.cpu_count() or 1)
+    try:
+        quota, period = Path(cpu_max).read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return cores
+
+
 class Progress:
     """Progress lines of the claims' training: what will train, and a line as each run this
     process trained is stored (which seeds it trained, whether it resumed from a checkpoint,
@@ -62,7 +78,7 @@ class Progress:
                           for s, t in self.todo.items()}
         self.cost = {s: estimate_seconds(t) * (1 - (self.resume_at[s] or 0) / t.train.epochs)
                      if t is not None else 0.0 for s, t in self.todo.items()}
-        self.cores = os.cpu_count() or 1
+        self.cores = usable_cores()
         self.share = min(1.0, self.cores / max(workers, 1))  # cores per training process
         self.spent, self.estimated = 0.0, 0.0  # this process's runs: core-seconds, estimates
         todo = [s for s, t in self.todo.items() if t is not None]

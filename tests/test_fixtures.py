@@ -157,18 +157,3 @@ def test_a_killed_claims_run_resumes_and_says_from_which_epoch(pytester, tmp_pat
     assert any("1 to train (1 resuming from a checkpoint)" in ln
                for ln in res.stdout.lines), res.stdout.str()
 
-
-@pytest.mark.parametrize("cpu_max, cap", [("max 100000\n", None), ("150000 100000\n", 2),
-                                          ("50000 100000\n", 1), ("garbage\n", None),
-                                          (None, None)])
-def test_usable_cores_are_the_affinity_capped_by_a_cgroup_quota(tmp_path, cpu_max, cap):
-    import os
-
-    from lowent.plugin.runs import usable_cores
-
-    path = tmp_path / "cpu.max"
-    if cpu_max is not None:
-        path.write_text(cpu_max)
-    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
-        os.cpu_count() or 1)
-    assert usable_cores(str(path)) == (affinity if cap is None else min(affinity, cap))

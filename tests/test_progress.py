@@ -1,6 +1,11 @@
-"""Progress lines of a run set that is partly cached or resumes from a checkpoint."""
+"""Progress lines of a run set that is partly cached or resumes from a checkpoint; the cores
+they (and the training slots) count."""
+import os
+
+import pytest
+
 from lowent.config import ModelSpec, RunSpec
-from lowent.progress import Progress
+from lowent.progress import Progress, usable_cores
 
 
 class StubCache:
@@ -86,3 +91,15 @@ def test_a_run_another_process_trains_counts_from_the_start():
     Progress(StubCache({}, {}), [a, b], "cpu", before.append)
     Progress(StubCache({}, {(8, a.seeds): 40}, frozenset({8})), [a, b], "cpu", after.append)
     assert before == after and "resuming" not in after[0]
+
+
+@pytest.mark.parametrize("cpu_max, cap", [("max 100000\n", None), ("150000 100000\n", 2),
+                                          ("50000 100000\n", 1), ("garbage\n", None),
+                                          (None, None)])
+def test_usable_cores_are_the_affinity_capped_by_a_cgroup_quota(tmp_path, cpu_max, cap):
+    path = tmp_path / "cpu.max"
+    if cpu_max is not None:
+        path.write_text(cpu_max)
+    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+        os.cpu_count() or 1)
+    assert usable_cores(str(path)) == (affinity if cap is None else min(affinity, cap))
