@@ -126,12 +126,14 @@ def test_training_is_deterministic_with_dropout():
     assert not np.allclose(a, c)  # dropout is really applied
 
 
-def test_logging_dead_neurons_does_not_change_training():
+@pytest.mark.parametrize("kw", [dict(variant="full"), dict(kind="gru", layers=1)],
+                         ids=["full", "gru"])
+def test_logging_dead_neurons_does_not_change_training(kw):
     """The probes every k steps run in eval mode without gradients or dropout draws, so a
-    logged run follows the unlogged one exactly (the claims share logged runs)."""
-    spec = _spec(dict(variant="full"), (0, 1), dropout=0.1)
-    a, tr = Trainer(spec).steps(0, 20), Trainer(_spec(dict(variant="full"), (0, 1), dropout=0.1,
-                                                      log_every=3))
+    logged run follows the unlogged one exactly (the claims share logged runs: the
+    Transformers of F1, F2 and S1-S4, the RNNs of L1-L3 and S4)."""
+    spec = _spec(kw, (0, 1), dropout=0.1)
+    a, tr = Trainer(spec).steps(0, 20), Trainer(_spec(kw, (0, 1), dropout=0.1, log_every=3))
     np.testing.assert_array_equal(a, tr.steps(0, 20))
     assert tr.probe_steps == list(range(0, 20, 3))
 
