@@ -126,9 +126,10 @@ def test_settings_come_from_option_then_environment_then_ini(pytester, monkeypat
         "--collect-only", "-v", "--lowent-seeds", "7, 0-2").stdout.str()
     helptext = pytester.runpytest_subprocess("--help").stdout.str()
     for name in ("--lowent-profile", "--lowent-cache", "--lowent-device", "--lowent-seeds",
-                 "--lowent-slots", "lowent_device"):
+                 "--lowent-slots", "--lowent-differing", "lowent_device"):
         assert name in helptext
     assert "{auto,cpu,cuda}" in helptext and "{paper,quick}" in helptext
+    assert "{skip,judge}" in helptext
 
 
 def test_the_plugin_comes_by_entry_point_and_can_be_turned_off(pytester):

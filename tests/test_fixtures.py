@@ -157,3 +157,51 @@ def test_a_killed_claims_run_resumes_and_says_from_which_epoch(pytester, tmp_pat
     assert any("1 to train (1 resuming from a checkpoint)" in ln
                for ln in res.stdout.lines), res.stdout.str()
 
+
+
+DIFFERS_CONFTEST = '''
+from lowent.claims import RUN_SETS
+from lowent.config import ModelSpec
+
+RUN_SETS["variant_grid"] = lambda profile: {0: profile.run(ModelSpec(d_model=8, layers=1),
+                                                           seeds=(0,), epochs=1)}
+'''
+
+
+def test_a_claim_whose_layout_differs_from_faithful_training_is_skipped_untrained(
+        pytester, tmp_path, monkeypatch):
+    """F2 is in the quick profile's differs set (claims/CALIBRATION.md): under quick its test
+    is skipped with the reason, its runs are not trained, and the report's row says so;
+    ``--lowent-differing judge`` trains and judges it on the trie."""
+    from lowent.cache import Cache
+    from lowent.config import ModelSpec
+    from lowent.profiles import get_profile
+
+    quick = get_profile("quick")
+    assert "F2" in quick.differs
+    monkeypatch.setenv("LOWENT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("LOWENT_DIFFERING", raising=False)
+    pytester.makeconftest(DIFFERS_CONFTEST)
+    pytester.makepyfile(test_fake='''
+import pytest
+
+
+@pytest.mark.claim("F2")
+def test_f2(runs):
+    assert len(runs) == 1
+''')
+    pytester.makeini("[pytest]\naddopts = --strict-markers -p no:cacheprovider\n")
+    spec = quick.run(ModelSpec(d_model=8, layers=1), seeds=(0,), epochs=1)
+    res = pytester.runpytest_subprocess("-rs")
+    res.assert_outcomes(skipped=1)
+    res.stdout.fnmatch_lines(["F2 * skipped * not trained, differs from paper profile",
+                              "SKIPPED*not judged under the quick profile: its trie verdict "
+                              "differs from faithful training's*"])
+    assert not Cache(tmp_path / "cache").has(spec)
+    import json
+
+    row, = json.loads((pytester.path / "reports" / "results.json").read_text())["claims"]
+    assert row["outcome"] == "skipped" and row["engine"].startswith("not trained")
+    res = pytester.runpytest_subprocess("--lowent-differing", "judge")
+    res.assert_outcomes(passed=1)
+    assert Cache(tmp_path / "cache").has(spec)

@@ -67,9 +67,9 @@ def broken():
     raise RuntimeError("no runs")
 
 
-@pytest.mark.claim("S3")
+@pytest.mark.claim("S4")
 def test_error(broken):
-    """S3. errors in setup (fake)"""
+    """S4. errors in setup (fake)"""
 '''
 
 
@@ -214,8 +214,8 @@ class TestPlugin:
                    for ln in r1.stdout.lines)
         assert f"contradicted in this run: {ours}" in terminal  # the XFAIL line
         assert by_test["test_does_not_reproduce"]["claim"] == "S1 figures"
-        assert by_test["test_error"]["claim"] == "S3"
-        assert by_test["test_error"]["marker"] == "optimizers"
+        assert by_test["test_error"]["claim"] == "S4"
+        assert by_test["test_error"]["marker"] == "loss_spikes"
         assert by_test["test_holds"]["sentence"] == CLAIMS["S1"].sentence
         assert by_test["test_skipped"]["outcome"] == "skipped"
         assert by_test["test_error"]["outcome"] == "error"
@@ -223,7 +223,7 @@ class TestPlugin:
         assert a["environment"]["profile"] == "quick" and a["environment"]["PyTorch"]
         page = parse(out2.read_text())
         assert page.external == [] and len(page.images) == 3
-        # registry order: S1, S1 figures, S2, S3
+        # registry order: S1, S1 figures, S2, S4
         assert [r[3] for r in page.rows[1:]] == ["holds", "contradicted", "skipped", "error"]
         # the smallest reachable p (Page's test over 3 sizes of 5 seeds: 1 / 6^5) and the
         # correction over all claims of the run (two verdicts: S1 holds at 2 x its p)
@@ -318,17 +318,17 @@ def test_real_finding(record_verdict):
     assert record_verdict(_above_when_claimed_below("F1")).passed
 
 
-@claim("F2", expect="inconclusive", why="expected not shown either way")
+@claim("S2", expect="inconclusive", why="expected not shown either way")
 def test_outcome_changed(record_verdict):
-    """F2. fake: expected inconclusive, the data contradict the claim"""
-    assert record_verdict(_above_when_claimed_below("F2")).passed
+    """S2. fake: expected inconclusive, the data contradict the claim"""
+    assert record_verdict(_above_when_claimed_below("S2")).passed
 
 
-@claim("S3", expect="inconclusive", why="too few events")
+@claim("S4", expect="inconclusive", why="too few events")
 def test_cannot_reach_alpha(record_verdict):
-    """S3. fake: a Poisson test of 'no events' over too little exposure to ever pass"""
+    """S4. fake: a Poisson test of 'no events' over too little exposure to ever pass"""
     v = record_verdict(stats.conjunction({"none": stats.rate_below(np.zeros(2), 1.0, 0.05)},
-                                         claim="S3", statement="fake"))
+                                         claim="S4", statement="fake"))
     assert v.passed
 '''
 

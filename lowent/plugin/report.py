@@ -20,12 +20,13 @@ from pathlib import Path
 
 import pytest
 
-from lowent.plugin.runs import claim_of, claims_device, claims_profile, profile_name
+from lowent.plugin.runs import claim_of, claims_device, claims_profile, not_judged, profile_name
 from lowent.progress import format_seeds
 from lowent.claims import AA_CHECK, CLAIMS, engine_note
 from lowent.report import claim_label, outcome, write
 
 DEFAULT_REPORT = "reports/latest.html"
+NOT_TRAINED = "not trained"  # a claim skipped because its layout's verdict differs
 
 
 def pytest_addoption(parser):
@@ -47,7 +48,11 @@ def pytest_runtest_setup(item):
     claim = claim_of(item)
     if claim is not None:
         doc = " ".join((getattr(item.obj, "__doc__", None) or "").split())
-        engine = engine_note(claim.id, claims_profile(item.config))
+        prof = claims_profile(item.config)
+        engine = engine_note(claim.id, prof)
+        if not_judged(claim.id, item.config):
+            engine = (f"{NOT_TRAINED}: its {prof.layout} verdict differs from faithful "
+                      "training's (claims/CALIBRATION.md)")
         item.user_properties.append(("lowent_claim", {
             "claim": claim.id, "marker": claim.marker, "sentence": claim.sentence, "doc": doc,
             "engine": engine}))
@@ -165,6 +170,8 @@ class ReportWriter:
 
 def short_engine(note: str) -> str:
     """The terminal's few words for lowent.claims.engine_note (the report has it whole)."""
+    if note.startswith(NOT_TRAINED):
+        return f"{NOT_TRAINED}, differs from paper profile"
     if note.startswith("trie; calibrated"):
         return "trie, calibrated"
     if note.startswith("trie: approximate dropout; its verdict differs"):
