@@ -158,7 +158,6 @@ def test_a_killed_claims_run_resumes_and_says_from_which_epoch(pytester, tmp_pat
                for ln in res.stdout.lines), res.stdout.str()
 
 
-
 DIFFERS_CONFTEST = '''
 from lowent.claims import RUN_SETS
 from lowent.config import ModelSpec
