@@ -161,6 +161,21 @@ class Cache:
             raise CorruptEntry("stored spec differs from the requested spec (foreign entry)")
         return run
 
+    def stored(self, spec: RunSpec, device="cpu") -> Run | None:
+        """The run of `spec` if every one of its seeds is stored, else None; never trains
+        (:meth:`get` trains what is missing). For reading a cache, e.g. to compare two
+        layouts' runs. Raises CorruptEntry, naming the seed, if an entry is unusable."""
+        runs = []
+        for s in spec.seeds:
+            try:
+                run = self.load(spec.replace(seeds=(s,)), device)
+            except CorruptEntry as exc:
+                raise CorruptEntry(f"seed {s}: {exc}") from None
+            if run is None:
+                return None
+            runs.append(run)
+        return merge_runs(spec, runs)
+
     def store(self, run: Run, device="cpu") -> Path:
         """Write a one-seed `run` atomically under its key (replacing whatever was there)."""
         key = self.path(run.spec, device).name

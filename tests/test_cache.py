@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from lowent.cache import Cache, CacheWarning, entry_key
+from lowent.cache import Cache, CacheWarning, CorruptEntry, entry_key
 from lowent.config import RunSpec, TrainSpec
 from lowent.engine import train
 from tests.helpers import model_spec, small_target
@@ -169,3 +169,20 @@ def test_more_seeds_train_only_the_new_ones(tmp_path):
 def test_an_entry_holds_one_seed(tmp_path):
     with pytest.raises(ValueError, match="one seed"):
         Cache(tmp_path).path(SPEC)
+
+
+def test_stored_reads_without_training(tmp_path):
+    """`stored` gives the run of stored seeds, None while any seed is missing (training
+    nothing, leaving no entry or checkpoint), and names the seed of an unusable entry."""
+    cache, fake = Cache(tmp_path), CountingTrain()
+    assert cache.stored(SPEC) is None
+    assert not any(tmp_path.iterdir())
+    got = cache.get(SPEC, train_fn=fake)
+    read = cache.stored(SPEC.replace(seeds=(1, 0)))
+    assert fake.calls == 1 and read.seeds == (1, 0)
+    np.testing.assert_array_equal(read.table[::-1], got.table)
+    assert cache.stored(SPEC.replace(seeds=(0, 1, 2))) is None and fake.calls == 1
+    assert cache.missing(SPEC.replace(seeds=(0, 1, 2))) == (2,)
+    os.remove(entry(cache, SPEC, 1) / "trace.json")
+    with pytest.raises(CorruptEntry, match="seed 1: trace.json is missing"):
+        cache.stored(SPEC)
