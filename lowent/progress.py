@@ -57,12 +57,16 @@ class Progress:
     k of N ready, its time, time left). Lines go to `write`. The time left is the remaining
     runs' estimated cost (:func:`lowent.bench.estimate_seconds`, one-thread seconds, of their
     missing seeds, for the epochs after the checkpoint a run resumes from) spread over the
-    cores, scaled by how this process's runs compared with their estimates (a run's wall
-    time times the share of the cores each of `workers` processes gets; a resumed run, whose
-    time covers only part of it, is left out)."""
+    cores that train at once (the usable cores, or fewer: `workers` training processes of
+    `threads` torch threads each), scaled by how this process's runs compared with their
+    estimates (a run's wall time times the cores each training process gets; a resumed run,
+    whose time covers only part of it, is left out)."""
 
     def __init__(self, cache: Cache, specs, device: str, write: Callable[[str], None],
-                 who: str = "", workers: int = 1):
+                 who: str = "", workers: int = 1, threads: int | None = None,
+                 cores: int | None = None):
+        import torch
+
         from lowent.bench import estimate_seconds
 
         self.cache, self.specs, self.device, self.write = cache, list(specs), device, write
@@ -78,12 +82,15 @@ class Progress:
                           for s, t in self.todo.items()}
         self.cost = {s: estimate_seconds(t) * (1 - (self.resume_at[s] or 0) / t.train.epochs)
                      if t is not None else 0.0 for s, t in self.todo.items()}
-        self.cores = usable_cores()
-        self.share = min(1.0, self.cores / max(workers, 1))  # cores per training process
+        self.cores = usable_cores() if cores is None else cores
+        threads = torch.get_num_threads() if threads is None else threads
+        # cores training at once: one training process of one thread (`-n 1`) uses one
+        self.parallel = max(1, min(self.cores, max(workers, 1) * threads))
+        self.share = self.parallel / max(workers, 1)  # cores per training process
         self.spent, self.estimated = 0.0, 0.0  # this process's runs: core-seconds, estimates
         todo = [s for s, t in self.todo.items() if t is not None]
         if todo:
-            est = sum(self.cost[s] for s in todo) / self.cores
+            est = sum(self.cost[s] for s in todo) / self.parallel
             partly = sum(self.todo[s].seeds != s.seeds for s in todo)
             resuming = sum(self.resume_at[s] is not None for s in todo)
             notes = ([f"{partly} of them with some seeds cached"] if partly else []) + (
@@ -91,7 +98,9 @@ class Progress:
             write(f"lowent: {len(self.specs)} runs for the selected claims: "
                   f"{len(self.specs) - len(todo)} cached, {len(todo)} to train "
                   + (f"({'; '.join(notes)}) " if notes else "")
-                  + f"(estimated {est / 60:.0f} min on {self.cores} cores)")
+                  + f"(estimated {est / 60:.0f} min on {self.parallel}"
+                  + (f" of {self.cores}" if self.parallel < self.cores else "")
+                  + f" core{'s' if self.cores > 1 else ''})")
 
     def resumes(self, spec: RunSpec) -> bool:
         """Whether training `spec` now would resume its missing seeds from a checkpoint."""
@@ -105,7 +114,7 @@ class Progress:
             self.estimated += self.cost[spec]
         ready = [s for s in self.specs if self.cache.has(s, self.device)]
         scale = self.spent / self.estimated if self.estimated else 1.0
-        left = sum(self.cost[s] for s in self.specs if s not in ready) * scale / self.cores
+        left = sum(self.cost[s] for s in self.specs if s not in ready) * scale / self.parallel
         cached = [s for s in spec.seeds if s not in part.seeds]
         what = describe(part) + (f" (seeds {format_seeds(cached)} cached)" if cached else "")
         self.write(f"lowent: {self.who}trained {what} in {seconds:.0f} s"

@@ -82,6 +82,25 @@ def test_faithful_estimates_count_the_blocks_on_sample_rows():
     assert faithful > 3 * trie
 
 
+def test_the_estimate_spreads_over_the_cores_that_train_at_once():
+    """One training process of one torch thread (``-n 1``) trains on one core however many
+    there are: its estimate is the summed cost, not that cost over the cores; two such
+    processes on two cores halve it, and so does one process of two threads."""
+    a, b = _spec(32), _spec(64)
+    lines = {}
+    for workers, threads in ((1, 1), (2, 1), (1, 2), (4, 1)):
+        out = []
+        p = Progress(StubCache({}, {}), [a, b], "cpu", out.append, workers=workers,
+                     threads=threads, cores=2)
+        lines[workers, threads] = (p.parallel, p.share, out[0])
+    assert lines[1, 1][:2] == (1, 1.0) and lines[1, 1][2].endswith(" on 1 of 2 cores)")
+    assert lines[2, 1][:2] == (2, 1.0) and lines[2, 1][2].endswith(" on 2 cores)")
+    assert lines[1, 2][:2] == (2, 2.0) and lines[4, 1][:2] == (2, 0.5)
+    total = sum(p.cost.values()) / 60
+    assert f"(estimated {total:.0f} min on 1 of 2" in lines[1, 1][2]
+    assert f"(estimated {total / 2:.0f} min on 2 cores" in lines[2, 1][2]
+
+
 def test_a_run_another_process_trains_counts_from_the_start():
     """An xdist sibling trains d = 8 and has written a checkpoint: this worker plans it from
     the start, as a worker that looked before the checkpoint existed does, so every worker
