@@ -59,13 +59,13 @@ def _suite(pytester, tests=FAKE):
 
 
 def _selected(pytester, *args) -> list[str]:
-    res = pytester.runpytest_subprocess("--collect-only", "-q", *args)
+    res = pytester.runpytest("--collect-only", "-q", *args)
     return [line.split("::")[-1] for line in res.outlines if "::" in line]
 
 
 def test_markers_come_from_the_registry_and_select_by_id(pytester):
     _suite(pytester)
-    out = pytester.runpytest_subprocess("--markers").stdout.str()
+    out = pytester.runpytest("--markers").stdout.str()
     assert "@pytest.mark.claim(id)" in out
     assert "@pytest.mark.residual_paths: claims R1, R1 figures" in out
     assert _selected(pytester, "-k", "L1") == ["test_low"]
@@ -83,7 +83,7 @@ def test_markers_come_from_the_registry_and_select_by_id(pytester):
 ])
 def test_an_unknown_claim_or_a_test_without_one_is_a_one_line_error(pytester, tests, line):
     _suite(pytester, tests)
-    res = pytester.runpytest_subprocess()
+    res = pytester.runpytest()
     res.assert_outcomes(errors=1)
     res.stdout.fnmatch_lines([line])
     assert "Traceback" not in res.stdout.str()
@@ -103,7 +103,7 @@ def test_bad_settings_are_one_line_usage_errors(pytester, monkeypatch, args, env
         monkeypatch.setenv(k, v)
     pytester.makepyfile(test_fake=FAKE)
     pytester.makeini(f"[pytest]\naddopts = -p no:cacheprovider\n{ini}")
-    res = pytester.runpytest_subprocess("--collect-only", "-q", *args)
+    res = pytester.runpytest("--collect-only", "-q", *args)
     assert res.ret == pytest.ExitCode.USAGE_ERROR
     errors = [ln for ln in res.stderr.lines if ln.strip()]
     assert len(errors) == 1 and bad in errors[0], errors
@@ -115,16 +115,16 @@ def test_settings_come_from_option_then_environment_then_ini(pytester, monkeypat
     pytester.makepyfile(test_fake=FAKE)
     pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\nlowent_profile = paper\n"
                      "lowent_cache = from-ini\nlowent_device = cpu\n")
-    header = pytester.runpytest_subprocess("--collect-only", "-q", "-v").stdout.str()
+    header = pytester.runpytest("--collect-only", "-q", "-v").stdout.str()
     assert "lowent profile: paper, device: cpu" in header and "from-ini" in header
     monkeypatch.setenv("LOWENT_PROFILE", "quick")
-    assert "lowent profile: quick" in pytester.runpytest_subprocess(
+    assert "lowent profile: quick" in pytester.runpytest(
         "--collect-only", "-v").stdout.str()
-    assert "lowent profile: paper" in pytester.runpytest_subprocess(
+    assert "lowent profile: paper" in pytester.runpytest(
         "--collect-only", "-v", "--lowent-profile", "paper").stdout.str()
-    assert "lowent profile: quick (seeds 0-2,7), device" in pytester.runpytest_subprocess(
+    assert "lowent profile: quick (seeds 0-2,7), device" in pytester.runpytest(
         "--collect-only", "-v", "--lowent-seeds", "7, 0-2").stdout.str()
-    helptext = pytester.runpytest_subprocess("--help").stdout.str()
+    helptext = pytester.runpytest("--help").stdout.str()
     for name in ("--lowent-profile", "--lowent-cache", "--lowent-device", "--lowent-seeds",
                  "--lowent-slots", "--lowent-differing", "lowent_device"):
         assert name in helptext

@@ -47,7 +47,7 @@ def test_holds(record_verdict):
                                             claim="S1", statement="s")).passed
 ''')
     out = pytester.path / "r.html"
-    pytester.runpytest_subprocess(f"--lowent-report={out}", "-p", "no:cacheprovider")
+    pytester.runpytest(f"--lowent-report={out}", "-p", "no:cacheprovider")
     import json
 
     import scipy

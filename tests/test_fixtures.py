@@ -191,7 +191,7 @@ def test_f2(runs):
 ''')
     pytester.makeini("[pytest]\naddopts = --strict-markers -p no:cacheprovider\n")
     spec = quick.run(ModelSpec(d_model=8, layers=1), seeds=(0,), epochs=1)
-    res = pytester.runpytest_subprocess("-rs")
+    res = pytester.runpytest("-rs")
     res.assert_outcomes(skipped=1)
     res.stdout.fnmatch_lines(["F2 * skipped * not trained, differs from paper profile",
                               "SKIPPED*not judged under the quick profile: its trie verdict "
@@ -201,6 +201,6 @@ def test_f2(runs):
 
     row, = json.loads((pytester.path / "reports" / "results.json").read_text())["claims"]
     assert row["outcome"] == "skipped" and row["engine"].startswith("not trained")
-    res = pytester.runpytest_subprocess("--lowent-differing", "judge")
+    res = pytester.runpytest("--lowent-differing", "judge")
     res.assert_outcomes(passed=1)
     assert Cache(tmp_path / "cache").has(spec)

@@ -175,7 +175,9 @@ def _run_fake_suite(pytester, *args):
     pytester.makepyfile(test_fake_claims=FAKE_CLAIMS,
                         test_other="def test_not_a_claim_is_not_reported():\n    pass\n")
     pytester.makeini("[pytest]\naddopts = --strict-markers -ra\n")  # markers come from the registry
-    return pytester.runpytest_subprocess("--lowent-profile=quick", *args)
+    # in this process (no torch import to pay for) unless xdist starts workers anyway
+    run = pytester.runpytest_subprocess if "-n" in args else pytester.runpytest
+    return run("--lowent-profile=quick", *args)
 
 
 def _records(path):
@@ -344,7 +346,7 @@ def test_an_exception_in_a_claim_test_is_an_error_never_a_finding(pytester, monk
     pytester.makepyfile(test_crashing=CRASHING_CLAIMS)
     pytester.makeini("[pytest]\naddopts = --strict-markers -p no:cacheprovider\n")
     out = pytester.path / "r.html"
-    res = pytester.runpytest_subprocess(f"--lowent-report={out}", "--lowent-profile=quick")
+    res = pytester.runpytest(f"--lowent-report={out}", "--lowent-profile=quick")
     res.assert_outcomes(failed=5, errors=1, xfailed=1)
     assert res.ret != 0
     recs = {r["nodeid"].split("::")[-1]: r for r in json.loads(
