@@ -123,6 +123,15 @@ def _order(spec: RunSpec) -> tuple:
     return (spec.target.name, m.kind, m.variant, m.d_model, m.layers, describe(spec))
 
 
+def _to_go(c: Checkpoint) -> str:
+    """The time a run that will go on from `c` still needs at its own pace so far (its wall
+    time per epoch up to the checkpoint); empty for one that will not go on from it."""
+    if c.spec is None or c.epoch <= 0 or not c.status.startswith(("resumable", "training")):
+        return ""
+    left = c.wall_s / c.epoch * (c.spec.train.epochs - c.epoch)
+    return f" (about {left / 60:,.0f} min to go at its pace so far)"
+
+
 def report(cache: Cache, cps: list[Checkpoint]) -> list[str]:
     """The lines ``python -m lowent cache`` prints, with `cps` its :func:`checkpoints`."""
     gs = groups(cache)
@@ -141,7 +150,7 @@ def report(cache: Cache, cps: list[Checkpoint]) -> list[str]:
     for c in cps:
         what = (f"{describe(c.spec)}: epoch {c.epoch} of {c.spec.train.epochs}, "
                 f"{c.wall_s:,.0f} s so far" if c.spec is not None else c.path.name)
-        lines.append(f"  {what}; {c.status}")
+        lines.append(f"  {what}; {c.status}{_to_go(c)}")
     return lines
 
 

@@ -53,7 +53,9 @@ def test_each_checkpoint_is_told_apart_and_prune_keeps_what_can_resume(trained, 
         text = "\n".join(report(cache, cps))
         assert "runs of this code and torch: 1" in text
         assert "transformer/full d=8 L=1 adam, 1 epochs, seeds 0-1, trie; cpu" in text
-        assert "checkpoints: 5" in text and "epoch 1 of 1, 2 s so far; resumable" in text
+        assert "checkpoints: 5" in text
+        assert "epoch 1 of 1, 2 s so far; resumable: seeds 2-3 to train (about 0 min to go" \
+            in text
         gone = prune(cps)
     finally:
         busy.release()
@@ -107,3 +109,18 @@ def test_checkpoint_epoch_reads_only_checkpoints_a_run_would_resume(tmp_path):
     assert cache.checkpoint_epoch(SPEC.replace(seeds=(5,))) is None
     assert cache.checkpoint_epoch(SPEC.replace(seeds=(6,))) is None
     assert cache.checkpoint_path(SPEC.replace(seeds=(4,))).exists() and junk.exists()
+
+
+def test_a_checkpoint_says_how_long_its_run_needs_at_its_pace(tmp_path):
+    """Epoch 4 of 10 after 120 s: six epochs of 30 s to go (3 min), whether it resumes later
+    or trains now; a stale checkpoint will not go on, so no time is given for it."""
+    cache = Cache(tmp_path)
+    spec = SPEC.replace(train=TrainSpec(epochs=10), seeds=(7,))
+    DiskCheckpoints(cache.checkpoint_path(spec), stamp(spec)).save({"epoch": 4, "wall_s": 120.0})
+    line, = [ln for ln in report(cache, checkpoints(cache)) if "so far" in ln]
+    assert line.endswith("epoch 4 of 10, 120 s so far; resumable: seeds 7 to train "
+                         "(about 3 min to go at its pace so far)")
+    stale = json.dumps({**json.loads(stamp(spec)), "code": "0.0.1+000000000000"}, sort_keys=True)
+    DiskCheckpoints(cache.checkpoint_path(spec), stale).save({"epoch": 4, "wall_s": 120.0})
+    line, = [ln for ln in report(cache, checkpoints(cache)) if "so far" in ln]
+    assert "stale" in line and "to go" not in line
