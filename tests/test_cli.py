@@ -1,16 +1,33 @@
 """The command line: train writes its three files; bad input is one line naming the value."""
+import contextlib
+import io
 import json
 import subprocess
 import sys
 
 import pytest
 
+from lowent.cli import main
 from lowent.engine import EPOCH_METRICS
 
 
-def lowent(*args, cwd=None):
+def lowent(*args):
+    """``python -m lowent ARGS`` in this process (no interpreter and torch to start each
+    time): ``lowent.cli.main`` with stdout and stderr captured, its exit status from its
+    return value or SystemExit as the process's would be. The module's entry point itself
+    runs as a process in the version test and the failure test."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(args))
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+
+
+def lowent_process(*args):
     return subprocess.run([sys.executable, "-m", "lowent", *args], capture_output=True,
-                          text=True, cwd=cwd, timeout=300)
+                          text=True, timeout=300)
 
 
 def test_train_writes_spec_trace_and_weights(tmp_path):
@@ -65,7 +82,7 @@ def test_options_that_do_not_apply_are_usage_errors(tmp_path, args, bad):
 def test_version_and_help_show_defaults_and_choices():
     from lowent import __version__
 
-    r = lowent("--version")
+    r = lowent_process("--version")
     assert r.returncode == 0 and r.stdout.strip() == f"lowent {__version__}"
     text = " ".join(lowent("train", "--help").stdout.split())
     for expected in ("{transformer,gru,lstm}", "{trie,dedup,per_sample,faithful}",
@@ -78,10 +95,10 @@ def test_version_and_help_show_defaults_and_choices():
 def test_a_failure_while_running_exits_1_with_one_line_or_a_traceback_with_debug(tmp_path):
     args = ("train", "--d-model", "8", "--epochs", "1", "--device", "cuda", "--out",
             str(tmp_path / "x"))
-    r = lowent(*args)
+    r = lowent_process(*args)
     lines = r.stderr.strip().splitlines()
     assert r.returncode == 1 and len(lines) == 1 and "no CUDA GPU" in lines[0], r.stderr
-    r = lowent("--debug", *args)
+    r = lowent_process("--debug", *args)
     assert r.returncode == 1 and "Traceback" in r.stderr
 
 
