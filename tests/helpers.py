@@ -1,6 +1,10 @@
 """Small builders shared by the unit tests."""
 from __future__ import annotations
 
+import contextlib
+import io
+import subprocess
+
 import numpy as np
 import torch
 
@@ -37,3 +41,19 @@ def random_table(rng: np.random.Generator, E: int, vocab: int, length: int,
         drop[..., 0] = False  # keep every row normalisable
         logits[drop] = -np.inf
     return torch.log_softmax(torch.as_tensor(logits), dim=-1).numpy()
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    """``python -m lowent ARGS`` in this process (no interpreter and torch to start each
+    time): ``lowent.cli.main`` with stdout and stderr captured, its exit status from its
+    return value or SystemExit as the process's would be. tests/test_cli.py runs the module's
+    entry point itself as a process."""
+    from lowent.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(args))
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())

@@ -1,28 +1,12 @@
 """The command line: train writes its three files; bad input is one line naming the value."""
-import contextlib
-import io
 import json
 import subprocess
 import sys
 
 import pytest
 
-from lowent.cli import main
 from lowent.engine import EPOCH_METRICS
-
-
-def lowent(*args):
-    """``python -m lowent ARGS`` in this process (no interpreter and torch to start each
-    time): ``lowent.cli.main`` with stdout and stderr captured, its exit status from its
-    return value or SystemExit as the process's would be. The module's entry point itself
-    runs as a process in the version test and the failure test."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main(list(args))
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
-    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+from tests.helpers import run_cli
 
 
 def lowent_process(*args):
@@ -32,7 +16,7 @@ def lowent_process(*args):
 
 def test_train_writes_spec_trace_and_weights(tmp_path):
     out = tmp_path / "run"
-    r = lowent("train", "--model", "transformer", "--variant", "full", "--d-model", "8",
+    r = run_cli("train", "--model", "transformer", "--variant", "full", "--d-model", "8",
                "--layers", "1", "--seeds", "0-1", "--epochs", "2", "--optimizer", "adam",
                "--target", "base", "--layout", "trie", "--dropout", "0.1", "--device", "cpu",
                "--out", str(out))
@@ -62,7 +46,7 @@ def test_train_writes_spec_trace_and_weights(tmp_path):
     (["--variant", "moe"], "moe"),
 ])
 def test_bad_input_exits_nonzero_with_one_line_naming_it(tmp_path, args, bad):
-    r = lowent("train", *args, "--epochs", "1", "--out", str(tmp_path / "x"))
+    r = run_cli("train", *args, "--epochs", "1", "--out", str(tmp_path / "x"))
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and bad in lines[0] and lines[0].startswith("lowent: error:")
@@ -74,7 +58,7 @@ def test_bad_input_exits_nonzero_with_one_line_naming_it(tmp_path, args, bad):
     (["--model", "lstm", "--layers", "2", "--norm", "pre"], "--layers, --norm applies"),
 ])
 def test_options_that_do_not_apply_are_usage_errors(tmp_path, args, bad):
-    r = lowent("train", *args, "--epochs", "1", "--out", str(tmp_path / "x"))
+    r = run_cli("train", *args, "--epochs", "1", "--out", str(tmp_path / "x"))
     lines = r.stderr.strip().splitlines()
     assert r.returncode == 2 and len(lines) == 1 and bad in lines[0], r.stderr
 
@@ -84,7 +68,7 @@ def test_version_and_help_show_defaults_and_choices():
 
     r = lowent_process("--version")
     assert r.returncode == 0 and r.stdout.strip() == f"lowent {__version__}"
-    text = " ".join(lowent("train", "--help").stdout.split())
+    text = " ".join(run_cli("train", "--help").stdout.split())
     for expected in ("{transformer,gru,lstm}", "{trie,dedup,per_sample,faithful}",
                      "{adam,sgd_momentum,rmsprop,adam_2nd,adamw}", "{base,low,high}",
                      "(default: 64)", "(default: 0-7)", "(default: 100)"):

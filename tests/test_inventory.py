@@ -1,7 +1,5 @@
 """``python -m lowent cache``: runs by version, checkpoints and what becomes of each."""
 import json
-import subprocess
-import sys
 
 import pytest
 from filelock import FileLock
@@ -9,6 +7,7 @@ from filelock import FileLock
 from lowent.cache import Cache, DiskCheckpoints, entry_key, stamp
 from lowent.config import ModelSpec, RunSpec, TrainSpec
 from lowent.inventory import checkpoints, groups, prune, report
+from tests.helpers import run_cli
 
 SPEC = RunSpec(model=ModelSpec(d_model=8, layers=1), train=TrainSpec(epochs=1), seeds=(0, 1))
 
@@ -85,8 +84,7 @@ def test_cli_lists_prunes_and_refuses_a_missing_cache(trained, tmp_path):
     root = tmp_path / "cache"
     shutil.copytree(trained, root)
     _checkpoint(Cache(root), (0, 1))
-    run = lambda *a: subprocess.run([sys.executable, "-m", "lowent", "cache", *a],  # noqa: E731
-                                    capture_output=True, text=True, timeout=120)
+    run = lambda *a: run_cli("cache", *a)  # noqa: E731 - python -m lowent cache, in this process
     r = run("--cache", str(root), "--prune")
     assert r.returncode == 0, r.stderr
     assert "unused: every seed" in r.stdout and "pruned 1 checkpoints" in r.stdout

@@ -3,7 +3,6 @@ xdist, parsed back; pytest-html extras; a headless browser render; lowent compar
 import json
 import shutil
 import subprocess
-import sys
 from html.parser import HTMLParser
 
 import numpy as np
@@ -11,6 +10,7 @@ import pytest
 
 from lowent import compare, report, stats
 from lowent.claims import CLAIMS
+from tests.helpers import run_cli
 
 FAKE_CLAIMS = '''
 import numpy as np
@@ -431,8 +431,7 @@ class TestCompare:
     def test_cli_and_bad_files(self, tmp_path):
         a = self._write(tmp_path, "a.json", fake_results(error=False))
         junk = self._write(tmp_path, "junk.json", {"something": 1})
-        run = lambda *x: subprocess.run([sys.executable, "-m", "lowent", *x],  # noqa: E731
-                                        capture_output=True, text=True, timeout=120)
+        run = run_cli  # python -m lowent, in this process
         assert run("compare", a, a).returncode == 0
         r = run("compare", a, junk)
         assert r.returncode == 2 and "not a lowent results.json" in r.stderr
@@ -458,8 +457,7 @@ class TestCompare:
             with pytest.raises(compare.Incomparable, match=f"differ in {key}"):
                 compare.main(a, c)
             assert compare.main(a, c, allow_different=True) == 0
-        r = subprocess.run([sys.executable, "-m", "lowent", "compare", a, c],
-                           capture_output=True, text=True, timeout=120)
+        r = run_cli("compare", a, c)
         assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
         assert "--allow-different" in r.stderr
 
