@@ -10,6 +10,8 @@ import os
 from pathlib import Path
 from typing import Callable
 
+import torch
+
 from lowent.cache import Cache
 from lowent.config import RunSpec
 
@@ -65,8 +67,6 @@ class Progress:
     def __init__(self, cache: Cache, specs, device: str, write: Callable[[str], None],
                  who: str = "", workers: int = 1, threads: int | None = None,
                  cores: int | None = None):
-        import torch
-
         from lowent.bench import estimate_seconds
 
         self.cache, self.specs, self.device, self.write = cache, list(specs), device, write

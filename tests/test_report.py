@@ -431,11 +431,10 @@ class TestCompare:
     def test_cli_and_bad_files(self, tmp_path):
         a = self._write(tmp_path, "a.json", fake_results(error=False))
         junk = self._write(tmp_path, "junk.json", {"something": 1})
-        run = run_cli  # python -m lowent, in this process
-        assert run("compare", a, a).returncode == 0
-        r = run("compare", a, junk)
+        assert run_cli("compare", a, a).returncode == 0
+        r = run_cli("compare", a, junk)
         assert r.returncode == 2 and "not a lowent results.json" in r.stderr
-        r = run("report", a, str(tmp_path / "again.html"))
+        r = run_cli("report", a, str(tmp_path / "again.html"))
         assert r.returncode == 0 and (tmp_path / "again.html").stat().st_size > 1000
 
     def test_only_torch_may_vary_schema_and_profile_must_match(self, tmp_path, capsys):
