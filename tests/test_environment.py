@@ -94,3 +94,35 @@ def test_the_default_run_leaves_out_exactly_the_optional_markers():
     ini = tomllib.loads((CONSTRAINTS.parent / "pyproject.toml").read_text())
     addopts = ini["tool"]["pytest"]["ini_options"]["addopts"]
     assert f"-m '{' and '.join(f'not {m}' for m in NOT_DEFAULT)}'" in addopts
+
+
+_PURGE = '''
+import sys, tempfile
+import conftest  # what every test process imports before its first test
+from lowent.cache import Cache
+from lowent.config import ModelSpec, RunSpec, TrainSpec
+
+spec = RunSpec(model=ModelSpec(d_model=8, layers=1), train=TrainSpec(epochs=1), seeds=(0,))
+snapshot = dict(sys.modules)
+Cache(tempfile.mkdtemp()).get(spec)   # the process's first optimizer step, inside "a test"
+sys.modules.clear()                   # what pytester does when that test ends
+sys.modules.update(snapshot)
+Cache(tempfile.mkdtemp()).get(spec)   # the next test trains again
+'''
+
+
+def test_training_survives_pytesters_purge_of_the_modules_a_test_imported():
+    """pytester restores sys.modules after each test that uses it, dropping what the test
+    imported; torch's lazily imported optimizer machinery cannot be imported twice in one
+    process, so the root conftest imports it before any test (conftest.py). Without that,
+    the second training here fails as CI's run once did ("Only a single TORCH_LIBRARY")."""
+    import os
+    import subprocess
+    import sys
+
+    root = CONSTRAINTS.parent
+    env = dict(os.environ, PYTHONPATH=str(root), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    env.pop("PYTEST_XDIST_WORKER", None)
+    run = subprocess.run([sys.executable, "-c", _PURGE], cwd=root, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
