@@ -112,25 +112,45 @@ SAMPLE_ROWS_FLOPS = 42e9
 ROW_BLOCK_S = 0.88e-6  # one thread, per sample row and block run on sample rows
 
 
+# Trie (and dedup) runs, fitted on the 5-seed trie runs of two cold default runs here (56
+# runs of 20 or 100 epochs, two trainings at a time beside the unit tests, as in a cold run;
+# measured over estimated 0.74 to 1.29, median 0.98): their tensors are small, so a step's
+# time is mostly a fixed cost per layer, the same however many seeds are stacked (one kernel
+# for all of them), plus the FLOPs of every seed.
+TRIE_STEP_S = 0.64e-3  # per optimizer step: loss, backward's bookkeeping, optimizer
+TRIE_LAYER_S = {"attention": 1.53e-3, "ffn": 0.86e-3, "rnn": 2.1e-3}  # per step, per sub-layer
+TRIE_FLOPS = 39.7e9  # float32 FLOP/s of the stacked seeds' work, training and probes
+
+
+def trie_layers(spec: ModelSpec) -> dict[str, int]:
+    """How many attention and FFN sub-layers (Transformer) or recurrences (RNN) a step runs."""
+    if spec.kind != "transformer":
+        return {"rnn": 1}
+    from lowent.models.transformer import block_plan
+
+    plan = block_plan(spec.variant, spec.layers)
+    return {"attention": sum(a for a, _ in plan), "ffn": sum(f for _, f in plan)}
+
+
 def estimate_seconds(spec: RunSpec, vocab: int = 5, length: int = 5) -> float:
     """Rough one-thread CPU seconds to train `spec` (all its seeds), for progress lines: its
-    steps, evaluations and probes at the engine's measured FLOP rate plus a fixed overhead
-    per pass. Not a measurement; `python -m lowent bench` measures."""
+    steps, evaluations and probes at the engine's measured FLOP rate plus the overheads fitted
+    on this CPU's runs (above). Not a measurement; `python -m lowent bench` measures."""
     m, t = spec.model, spec.train
     E, steps = len(spec.seeds), t.epochs * (spec.target.n_samples // t.batch_size)
     rows = t.batch_size * length
+    contexts = sum(vocab**k for k in range(length))
+    passes = t.epochs + (steps // t.log_every if t.log_every else 0)
     if t.layout in ("trie", "dedup"):
         flops = forward_flops(m, 80 if t.layout == "trie" else rows // 6, length, vocab)
-        per_step = 3 * flops / EFFECTIVE_FLOPS
-    else:
-        flops = forward_flops(m, rows, (length + 1) / 2, vocab,
-                              shared=80 if t.layout == "faithful" else None)
-        per_step = (3 * flops / SAMPLE_ROWS_FLOPS
-                    + ROW_BLOCK_S * rows * sample_blocks(m, t.layout == "faithful"))
-    contexts = sum(vocab**k for k in range(length))
+        probe = forward_flops(m, contexts, length, vocab) * (2 if t.dtype == "float32" else 1)
+        fixed = TRIE_STEP_S + sum(TRIE_LAYER_S[k] * n for k, n in trie_layers(m).items())
+        return steps * fixed + E * (steps * 3 * flops + passes * probe) / TRIE_FLOPS
+    flops = forward_flops(m, rows, (length + 1) / 2, vocab,
+                          shared=80 if t.layout == "faithful" else None)
+    per_step = (3 * flops / SAMPLE_ROWS_FLOPS + STEP_OVERHEAD_S
+                + ROW_BLOCK_S * rows * sample_blocks(m, t.layout == "faithful"))
     probe = forward_flops(m, contexts, length, vocab) / EFFECTIVE_FLOPS + STEP_OVERHEAD_S
-    passes = t.epochs + (steps // t.log_every if t.log_every else 0)
-    per_step += STEP_OVERHEAD_S
     return E * steps * per_step + E * passes * probe * (2 if t.dtype == "float32" else 1)
 
 

@@ -1,5 +1,6 @@
 """Progress lines of a run set that is partly cached or resumes from a checkpoint; the cores
 they (and the training slots) count."""
+import math
 import os
 
 import pytest
@@ -80,6 +81,27 @@ def test_faithful_estimates_count_the_blocks_on_sample_rows():
     trie = estimate_seconds(spec)
     faithful = estimate_seconds(spec.replace(train=TrainSpec(layout="faithful")))
     assert faithful > 3 * trie
+
+
+def test_trie_estimates_pay_the_per_layer_overhead_once_for_the_stacked_seeds():
+    """A trie step's fixed cost is per layer, one kernel for every stacked seed: the estimate
+    is linear in the seeds, and its intercept is that cost, larger with more layers."""
+    from lowent.bench import TRIE_LAYER_S, TRIE_STEP_S, estimate_seconds
+    from lowent.config import ModelSpec, RunSpec
+
+    def cost(n, **model):
+        return estimate_seconds(RunSpec(model=ModelSpec(**model), seeds=tuple(range(n))))
+
+    for model in ({"d_model": 8, "layers": 1}, {"d_model": 64, "layers": 4},
+                  {"kind": "gru", "d_model": 16, "layers": 1}):
+        one, five, ten = cost(1, **model), cost(5, **model), cost(10, **model)
+        assert math.isclose(ten - five, 5 * (five - one) / 4, rel_tol=1e-9)
+        fixed = one - (five - one) / 4
+        layers = ({"rnn": 1} if model.get("kind") == "gru"
+                  else {"attention": model["layers"], "ffn": model["layers"]})
+        per_step = TRIE_STEP_S + sum(TRIE_LAYER_S[k] * n for k, n in layers.items())
+        assert math.isclose(fixed, 100 * 128 * per_step, rel_tol=1e-9)
+    assert cost(5, d_model=8, layers=4) > 2 * cost(5, d_model=8, layers=1)
 
 
 def test_the_estimate_spreads_over_the_cores_that_train_at_once():
