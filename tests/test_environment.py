@@ -104,10 +104,11 @@ from lowent.config import ModelSpec, RunSpec, TrainSpec
 
 spec = RunSpec(model=ModelSpec(d_model=8, layers=1), train=TrainSpec(epochs=1), seeds=(0,))
 snapshot = dict(sys.modules)
-Cache(tempfile.mkdtemp()).get(spec)   # the process's first optimizer step, inside "a test"
-sys.modules.clear()                   # what pytester does when that test ends
-sys.modules.update(snapshot)
-Cache(tempfile.mkdtemp()).get(spec)   # the next test trains again
+with tempfile.TemporaryDirectory() as first, tempfile.TemporaryDirectory() as second:
+    Cache(first).get(spec)   # the process's first optimizer step, inside "a test"
+    sys.modules.clear()      # what pytester does when that test ends
+    sys.modules.update(snapshot)
+    Cache(second).get(spec)  # the next test trains again
 '''
 
 
