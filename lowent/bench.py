@@ -141,9 +141,10 @@ def estimate_seconds(spec: RunSpec, vocab: int = 5, length: int = 5) -> float:
     rows = t.batch_size * length
     contexts = sum(vocab**k for k in range(length))
     passes = t.epochs + (steps // t.log_every if t.log_every else 0)
+    per_probe = 2 if t.dtype == "float32" else 1
     if t.layout in ("trie", "dedup"):
         flops = forward_flops(m, 80 if t.layout == "trie" else rows // 6, length, vocab)
-        probe = forward_flops(m, contexts, length, vocab) * (2 if t.dtype == "float32" else 1)
+        probe = forward_flops(m, contexts, length, vocab) * per_probe
         fixed = TRIE_STEP_S + sum(TRIE_LAYER_S[k] * n for k, n in trie_layers(m).items())
         return steps * fixed + E * (steps * 3 * flops + passes * probe) / TRIE_FLOPS
     flops = forward_flops(m, rows, (length + 1) / 2, vocab,
@@ -151,7 +152,7 @@ def estimate_seconds(spec: RunSpec, vocab: int = 5, length: int = 5) -> float:
     per_step = (3 * flops / SAMPLE_ROWS_FLOPS + STEP_OVERHEAD_S
                 + ROW_BLOCK_S * rows * sample_blocks(m, t.layout == "faithful"))
     probe = forward_flops(m, contexts, length, vocab) / EFFECTIVE_FLOPS + STEP_OVERHEAD_S
-    return E * steps * per_step + E * passes * probe * (2 if t.dtype == "float32" else 1)
+    return E * steps * per_step + E * passes * probe * per_probe
 
 
 @dataclass
