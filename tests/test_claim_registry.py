@@ -168,7 +168,7 @@ def test_engine_note_says_how_each_verdict_was_trained():
     assert short_engine(engine_note("L1", differs)) == "trie, differs from paper profile"
     assert short_engine(engine_note("S1", quick)) == "trie, calibrated"
     assert short_engine(engine_note("R1", quick)) == "trie, calibrated"
-    assert short_engine(engine_note("F2", quick)) == "trie, differs from paper profile"
+    assert short_engine(engine_note("F2", quick)) == "trie, calibrated"
     uncompared = quick.replace(calibrated=quick.calibrated - {"S1"})  # neither set
     assert short_engine(engine_note("S1", uncompared)) == "trie, approximate (not calibrated)"
     assert engine_note("S1", uncompared) == ("trie: approximate dropout; not calibrated against "
