@@ -87,29 +87,41 @@ def forward_flops(spec: ModelSpec, positions: int, ancestors: float, vocab: int,
     return total
 
 
-def sample_blocks(spec: ModelSpec, faithful: bool) -> int:
-    """Transformer blocks that run on per-sample rows: all of them on ``per_sample``; on
-    ``faithful``, those from the first block with an FFN (its dropout) on. RNNs: none (their
-    recurrence runs on trie nodes; only the output's dropout and head are per sample)."""
+def split_sublayers(spec: ModelSpec, faithful: bool) -> tuple[dict[str, int], dict[str, int]]:
+    """Sub-layers a training step runs on shared trie nodes and on per-sample rows:
+    ``({"attention": a, "ffn": f, "rnn": r}, {"attention": a, "ffn": f})``. ``per_sample`` runs
+    every Transformer sub-layer on sample rows; ``faithful`` runs on the nodes everything up
+    to the first FFN's ReLU (that block's attention, and every attention before it) and on
+    sample rows the FFNs from that one on and the attention of the blocks after it. An RNN's
+    recurrence runs on the nodes (faithful) and nothing of it on sample rows."""
+    nodes, rows = {"attention": 0, "ffn": 0, "rnn": 0}, {"attention": 0, "ffn": 0}
     if spec.kind != "transformer":
-        return 0
+        nodes["rnn"] = int(faithful)
+        return nodes, rows
     from lowent.models.transformer import block_plan
 
     plan = block_plan(spec.variant, spec.layers)
-    if not faithful:
-        return len(plan)
-    return len(plan) - next((i for i, (_, ffn) in enumerate(plan) if ffn), len(plan))
+    first = next((i for i, (_, ffn) in enumerate(plan) if ffn), len(plan)) if faithful else -1
+    for i, (attn, ffn) in enumerate(plan):
+        rows["ffn"] += ffn and i >= first
+        (nodes if i <= first else rows)["attention"] += attn
+    return nodes, rows
 
 
 STEP_OVERHEAD_S = 1e-3  # per optimizer step and per probe, for estimates (one thread)
 EFFECTIVE_FLOPS = 35e9  # float32 FLOP/s the engine reaches on one thread of this CPU (bench)
 # Layouts with per-sample rows (faithful after its first dropout, per_sample throughout),
-# fitted on the paper profile's faithful runs of this CPU (claims/CALIBRATION.md, "S1, S2
-# and S4 trained faithfully"): their larger matmuls run faster, and every block on sample
-# rows adds element-wise work (dropout masks, softmax, copies) that FLOPs do not count and
-# that dominates at small d (d = 8, L = 4: 115 ms a step for 10 seeds, FLOPs alone 25 ms).
-SAMPLE_ROWS_FLOPS = 42e9
-ROW_BLOCK_S = 0.88e-6  # one thread, per sample row and block run on sample rows
+# fitted (non-negative least squares of the relative error) on the 64 faithful runs of this
+# code's paper-profile runs of F2 and S3 on this CPU (40 of 5 stacked seeds at d = 8 to 64,
+# L = 1 to 4, all four variants; 24 of one seed; measured over estimated 0.81 to 1.86, median
+# 1.00, 61 of them within 0.8 to 1.3), with the sub-layers on trie nodes charged as the
+# trie's (TRIE_LAYER_S, once a step for all seeds): every seed's FLOPs, a fixed cost per step
+# and seed, and the element-wise work (dropout masks, softmax, copies) FLOPs do not count,
+# per sample row and sub-layer on sample rows; an attention sub-layer's (its [T, T] softmax
+# and the copies of its heads) is four times an FFN's.
+SAMPLE_ROWS_FLOPS = 35.7e9
+SAMPLE_STEP_S = 1.12e-3  # per step and seed
+ROW_SUBLAYER_S = {"attention": 1.65e-6, "ffn": 0.42e-6}  # per sample row, one thread
 
 
 # Trie (and dedup) runs, fitted on the 5-seed trie runs of two cold default runs here (56
@@ -149,10 +161,12 @@ def estimate_seconds(spec: RunSpec, vocab: int = 5, length: int = 5) -> float:
         return steps * fixed + E * (steps * 3 * flops + passes * probe) / TRIE_FLOPS
     flops = forward_flops(m, rows, (length + 1) / 2, vocab,
                           shared=80 if t.layout == "faithful" else None)
-    per_step = (3 * flops / SAMPLE_ROWS_FLOPS + STEP_OVERHEAD_S
-                + ROW_BLOCK_S * rows * sample_blocks(m, t.layout == "faithful"))
+    nodes, on_rows = split_sublayers(m, t.layout == "faithful")
+    per_step = (3 * flops / SAMPLE_ROWS_FLOPS + SAMPLE_STEP_S
+                + rows * sum(ROW_SUBLAYER_S[k] * n for k, n in on_rows.items()))
+    shared = sum(TRIE_LAYER_S[k] * n for k, n in nodes.items())
     probe = forward_flops(m, contexts, length, vocab) / EFFECTIVE_FLOPS + STEP_OVERHEAD_S
-    return E * steps * per_step + E * passes * probe * per_probe
+    return steps * shared + E * steps * per_step + E * passes * probe * per_probe
 
 
 @dataclass

@@ -66,21 +66,43 @@ def test_a_resumed_run_costs_the_epochs_left_of_its_missing_seeds():
     assert late.cost[spec] == half.cost[spec] * (1 - 75 / spec.train.epochs)
 
 
-def test_faithful_estimates_count_the_blocks_on_sample_rows():
-    """Blocks from the first dropout on run per sample (faithful) and cost element-wise work
-    that FLOPs miss; that term dominates small faithful runs."""
-    from lowent.bench import estimate_seconds, sample_blocks
+def test_faithful_estimates_split_the_sublayers_at_the_first_dropout():
+    """A faithful step runs everything up to the first FFN's ReLU on the shared trie nodes
+    (paid once for all seeds, as a trie step's layers) and the rest on every seed's sample
+    rows, whose element-wise work FLOPs miss and which dominates small faithful runs."""
+    from lowent.bench import TRIE_LAYER_S, estimate_seconds, split_sublayers
     from lowent.config import ModelSpec, RunSpec, TrainSpec
 
-    blocks = {v: sample_blocks(ModelSpec(d_model=8, layers=4, variant=v), faithful=True)
-              for v in ("full", "attention_main", "ffn_main", "attention_only")}
-    assert blocks == {"full": 4, "attention_main": 1, "ffn_main": 4, "attention_only": 0}
-    assert sample_blocks(ModelSpec(d_model=8, layers=4, variant="attention_only"), False) == 4
-    assert sample_blocks(ModelSpec(kind="gru", d_model=8, layers=1), faithful=True) == 0
+    def split(faithful, **model):
+        return split_sublayers(ModelSpec(**{"d_model": 8, "layers": 4, **model}), faithful)
+
+    none = {"attention": 0, "ffn": 0, "rnn": 0}
+    # (trie nodes, sample rows) of each variant at L = 4, counted by hand from block_plan
+    assert split(True, variant="full") == ({**none, "attention": 1},
+                                           {"attention": 3, "ffn": 4})
+    assert split(True, variant="attention_main") == ({**none, "attention": 4},
+                                                     {"attention": 0, "ffn": 1})
+    assert split(True, variant="ffn_main") == ({**none, "attention": 1},
+                                               {"attention": 0, "ffn": 4})
+    assert split(True, variant="attention_only") == ({**none, "attention": 4},
+                                                     {"attention": 0, "ffn": 0})
+    assert split(False, variant="ffn_main") == (none, {"attention": 1, "ffn": 4})
+    assert split(True, kind="gru", layers=1) == ({**none, "rnn": 1}, {"attention": 0, "ffn": 0})
     spec = RunSpec(model=ModelSpec(d_model=8, layers=4), seeds=tuple(range(10)))
     trie = estimate_seconds(spec)
     faithful = estimate_seconds(spec.replace(train=TrainSpec(layout="faithful")))
     assert faithful > 3 * trie
+
+    def cost(n, variant):
+        return estimate_seconds(RunSpec(model=ModelSpec(d_model=8, layers=4, variant=variant),
+                                        seeds=tuple(range(n)), train=TrainSpec(layout="faithful")))
+
+    # the nodes' share is the intercept in the seeds: once a step, whatever the stack
+    for variant, attention in (("full", 1), ("attention_only", 4)):
+        one, five = cost(1, variant), cost(5, variant)
+        fixed = one - (five - one) / 4
+        assert math.isclose(fixed, 100 * 128 * attention * TRIE_LAYER_S["attention"],
+                            rel_tol=1e-9)
 
 
 def test_trie_estimates_pay_the_per_layer_overhead_once_for_the_stacked_seeds():
