@@ -112,8 +112,8 @@ STEP_OVERHEAD_S = 1e-3  # per optimizer step and per probe, for estimates (one t
 EFFECTIVE_FLOPS = 35e9  # float32 FLOP/s the engine reaches on one thread of this CPU (bench)
 # Layouts with per-sample rows (faithful after its first dropout, per_sample throughout),
 # fitted (non-negative least squares of the relative error) on the 64 faithful runs of this
-# code's paper-profile runs of F2 and S3 on this CPU (40 of 5 stacked seeds at d = 8 to 64,
-# L = 1 to 4, all four variants; 24 of one seed; measured over estimated 0.81 to 1.86, median
+# code's paper-profile runs of F2 and S3 on this CPU (39 of 5 stacked seeds at d = 8 to 64,
+# L = 1 to 4, all four variants; 25 of one seed; measured over estimated 0.81 to 1.86, median
 # 1.00, 61 of them within 0.8 to 1.3), with the sub-layers on trie nodes charged as the
 # trie's (TRIE_LAYER_S, once a step for all seeds): every seed's FLOPs, a fixed cost per step
 # and seed, and the element-wise work (dropout masks, softmax, copies) FLOPs do not count,
