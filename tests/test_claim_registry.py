@@ -132,6 +132,24 @@ def test_settings_come_from_option_then_environment_then_ini(pytester, monkeypat
     assert "{skip,judge}" in helptext
 
 
+def test_a_lowent_value_after_a_space_without_a_configuration_file_is_warned_of(pytester,
+                                                                                 tmp_path):
+    """pytest finds its rootdir before it loads lowent, so `--lowent-report PATH` (a space,
+    a path outside the project) can move the rootdir off the project's pyproject.toml: with
+    no configuration file found, a warning says so and how to write the option."""
+    pytester.makepyfile(test_fake="def test_one():\n    pass\n")
+    report = str(tmp_path / "elsewhere" / "r.html")
+    spaced = pytester.runpytest("-p", "no:cacheprovider", "--lowent-report", report)
+    spaced.stdout.fnmatch_lines(["*PytestConfigWarning: lowent: no configuration file found "
+                                 "(rootdir *write --lowent-report=VALUE"])
+    joined = pytester.runpytest("-p", "no:cacheprovider", f"--lowent-report={report}")
+    assert "lowent: no configuration" not in joined.stdout.str()
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
+    configured = pytester.runpytest("--lowent-report", report)
+    assert "lowent: no configuration" not in configured.stdout.str()
+    assert all(r.ret == 0 for r in (spaced, joined, configured))
+
+
 def test_the_plugin_comes_by_entry_point_and_can_be_turned_off(pytester):
     """lowent's plugin is the pytest11 entry point `lowent`: a project with no conftest gets
     its options and claim markers; `-p no:lowent` removes them."""
