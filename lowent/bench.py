@@ -87,21 +87,27 @@ def forward_flops(spec: ModelSpec, positions: int, ancestors: float, vocab: int,
     return total
 
 
-def split_sublayers(spec: ModelSpec, faithful: bool) -> tuple[dict[str, int], dict[str, int]]:
-    """Sub-layers a training step runs on shared trie nodes and on per-sample rows:
-    ``({"attention": a, "ffn": f, "rnn": r}, {"attention": a, "ffn": f})``. ``per_sample`` runs
-    every Transformer sub-layer on sample rows; ``faithful`` runs on the nodes everything up
-    to the first FFN's ReLU (that block's attention, and every attention before it) and on
-    sample rows the FFNs from that one on and the attention of the blocks after it. An RNN's
-    recurrence runs on the nodes (faithful) and nothing of it on sample rows."""
+def split_sublayers(spec: ModelSpec, layout: str) -> tuple[dict[str, int], dict[str, int]]:
+    """Sub-layers a training step on `layout` runs on shared trie nodes and on per-sample
+    rows: ``({"attention": a, "ffn": f, "rnn": r}, {"attention": a, "ffn": f})``. ``trie`` and
+    ``dedup`` run every sub-layer on nodes; ``per_sample`` every Transformer sub-layer on
+    sample rows; ``faithful`` runs on the nodes everything up to the first FFN's ReLU (that
+    block's attention, and every attention before it) and on sample rows the FFNs from that
+    one on and the attention of the blocks after it. An RNN's recurrence runs on the nodes
+    (except on ``per_sample``) and nothing of it on sample rows."""
     nodes, rows = {"attention": 0, "ffn": 0, "rnn": 0}, {"attention": 0, "ffn": 0}
     if spec.kind != "transformer":
-        nodes["rnn"] = int(faithful)
+        nodes["rnn"] = int(layout != "per_sample")
         return nodes, rows
     from lowent.models.transformer import block_plan
 
     plan = block_plan(spec.variant, spec.layers)
-    first = next((i for i, (_, ffn) in enumerate(plan) if ffn), len(plan)) if faithful else -1
+    if layout in ("trie", "dedup"):
+        nodes.update(attention=sum(a for a, _ in plan), ffn=sum(f for _, f in plan))
+        return nodes, rows
+    first = -1  # per_sample: everything on sample rows
+    if layout == "faithful":
+        first = next((i for i, (_, ffn) in enumerate(plan) if ffn), len(plan))
     for i, (attn, ffn) in enumerate(plan):
         rows["ffn"] += ffn and i >= first
         (nodes if i <= first else rows)["attention"] += attn
@@ -134,16 +140,6 @@ TRIE_LAYER_S = {"attention": 1.53e-3, "ffn": 0.86e-3, "rnn": 2.1e-3}  # per step
 TRIE_FLOPS = 39.7e9  # float32 FLOP/s of the stacked seeds' work, training and probes
 
 
-def trie_layers(spec: ModelSpec) -> dict[str, int]:
-    """How many attention and FFN sub-layers (Transformer) or recurrences (RNN) a step runs."""
-    if spec.kind != "transformer":
-        return {"rnn": 1}
-    from lowent.models.transformer import block_plan
-
-    plan = block_plan(spec.variant, spec.layers)
-    return {"attention": sum(a for a, _ in plan), "ffn": sum(f for _, f in plan)}
-
-
 def estimate_seconds(spec: RunSpec, vocab: int = 5, length: int = 5) -> float:
     """Rough one-thread CPU seconds to train `spec` (all its seeds), for progress lines: its
     steps, evaluations and probes at the engine's measured FLOP rate plus the overheads fitted
@@ -154,17 +150,17 @@ def estimate_seconds(spec: RunSpec, vocab: int = 5, length: int = 5) -> float:
     contexts = sum(vocab**k for k in range(length))
     passes = t.epochs + (steps // t.log_every if t.log_every else 0)
     per_probe = 2 if t.dtype == "float32" else 1
+    nodes, on_rows = split_sublayers(m, t.layout)
+    shared = sum(TRIE_LAYER_S[k] * n for k, n in nodes.items())
     if t.layout in ("trie", "dedup"):
         flops = forward_flops(m, 80 if t.layout == "trie" else rows // 6, length, vocab)
         probe = forward_flops(m, contexts, length, vocab) * per_probe
-        fixed = TRIE_STEP_S + sum(TRIE_LAYER_S[k] * n for k, n in trie_layers(m).items())
-        return steps * fixed + E * (steps * 3 * flops + passes * probe) / TRIE_FLOPS
+        work = E * (steps * 3 * flops + passes * probe) / TRIE_FLOPS
+        return steps * (TRIE_STEP_S + shared) + work
     flops = forward_flops(m, rows, (length + 1) / 2, vocab,
                           shared=80 if t.layout == "faithful" else None)
-    nodes, on_rows = split_sublayers(m, t.layout == "faithful")
     per_step = (3 * flops / SAMPLE_ROWS_FLOPS + SAMPLE_STEP_S
                 + rows * sum(ROW_SUBLAYER_S[k] * n for k, n in on_rows.items()))
-    shared = sum(TRIE_LAYER_S[k] * n for k, n in nodes.items())
     probe = forward_flops(m, contexts, length, vocab) / EFFECTIVE_FLOPS + STEP_OVERHEAD_S
     return steps * shared + E * steps * per_step + E * passes * probe * per_probe
 

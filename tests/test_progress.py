@@ -73,21 +73,24 @@ def test_faithful_estimates_split_the_sublayers_at_the_first_dropout():
     from lowent.bench import TRIE_LAYER_S, estimate_seconds, split_sublayers
     from lowent.config import ModelSpec, RunSpec, TrainSpec
 
-    def split(faithful, **model):
-        return split_sublayers(ModelSpec(**{"d_model": 8, "layers": 4, **model}), faithful)
+    def split(layout, **model):
+        return split_sublayers(ModelSpec(**{"d_model": 8, "layers": 4, **model}), layout)
 
     none = {"attention": 0, "ffn": 0, "rnn": 0}
     # (trie nodes, sample rows) of each variant at L = 4, counted by hand from block_plan
-    assert split(True, variant="full") == ({**none, "attention": 1},
+    assert split("faithful", variant="full") == ({**none, "attention": 1},
                                            {"attention": 3, "ffn": 4})
-    assert split(True, variant="attention_main") == ({**none, "attention": 4},
+    assert split("faithful", variant="attention_main") == ({**none, "attention": 4},
                                                      {"attention": 0, "ffn": 1})
-    assert split(True, variant="ffn_main") == ({**none, "attention": 1},
+    assert split("faithful", variant="ffn_main") == ({**none, "attention": 1},
                                                {"attention": 0, "ffn": 4})
-    assert split(True, variant="attention_only") == ({**none, "attention": 4},
+    assert split("faithful", variant="attention_only") == ({**none, "attention": 4},
                                                      {"attention": 0, "ffn": 0})
-    assert split(False, variant="ffn_main") == (none, {"attention": 1, "ffn": 4})
-    assert split(True, kind="gru", layers=1) == ({**none, "rnn": 1}, {"attention": 0, "ffn": 0})
+    assert split("per_sample", variant="ffn_main") == (none, {"attention": 1, "ffn": 4})
+    assert split("trie", variant="ffn_main") == ({**none, "attention": 1, "ffn": 4},
+                                                 {"attention": 0, "ffn": 0})
+    assert split("faithful", kind="gru", layers=1) == ({**none, "rnn": 1},
+                                                       {"attention": 0, "ffn": 0})
     spec = RunSpec(model=ModelSpec(d_model=8, layers=4), seeds=tuple(range(10)))
     trie = estimate_seconds(spec)
     faithful = estimate_seconds(spec.replace(train=TrainSpec(layout="faithful")))
