@@ -36,6 +36,7 @@ from filelock import FileLock, Timeout
 import lowent
 from lowent.config import RunSpec
 from lowent.engine import Checkpoints, Run, resolve_device, train
+from lowent.machine import machine
 
 FILES = ("spec.json", "trace.json", "weights.safetensors")
 # Modules whose source shapes a trained run; editing any of them changes every key.
@@ -159,6 +160,7 @@ class Cache:
             raise CorruptEntry(f"cannot read the run: {type(exc).__name__}: {exc}") from None
         if run.spec != spec:
             raise CorruptEntry("stored spec differs from the requested spec (foreign entry)")
+        run.meta["machine"] = manifest.get("machine")  # where it was trained (None: not recorded)
         return run
 
     def stored(self, spec: RunSpec, device="cpu") -> Run | None:
@@ -185,6 +187,7 @@ class Cache:
             run.save(tmp)
             manifest = {"key": key, "spec_key": run.spec.key(), "code": code_version(),
                         "torch": torch.__version__, "device": device_tag(device),
+                        "machine": run.meta.get("machine") or machine(resolve_device(device)),
                         "files": {name: _sha256(tmp / name) for name in FILES}}
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
             final = self.root / key
@@ -233,7 +236,9 @@ class Cache:
                 ckpt = DiskCheckpoints(self.checkpoint_path(stack, device), stamp(stack, device))
                 trained = train_fn(stack, device=device, progress=progress, checkpoints=ckpt,
                                    log=self.log)
+                where = machine(resolve_device(device))
                 for s, one in zip(missing, split_run(trained)):
+                    one.meta["machine"] = where
                     self.store(one, device)
                     have[s] = one
                 ckpt.clear()
@@ -319,6 +324,10 @@ def merge_runs(spec: RunSpec, runs: list[Run]) -> Run:
     if len(runs) == 1:
         return runs[0]
     first = runs[0]
+    machines = []
+    for r in runs:
+        if r.meta.get("machine") not in machines:
+            machines.append(r.meta.get("machine"))
     stacks = {tuple(r.meta.get("stack", r.seeds)): r.meta.get("wall_s", 0.0) for r in runs}
     return Run(
         spec=spec,
@@ -327,5 +336,12 @@ def merge_runs(spec: RunSpec, runs: list[Run]) -> Run:
                       np.concatenate([r.per_step[k] for r in runs])) for k in first.per_step},
         state={k: torch.cat([r.state[k] for r in runs]) for k in first.state},
         table=np.concatenate([r.table for r in runs]),
-        meta={**{k: v for k, v in first.meta.items() if k != "stack"},
-              "wall_s": round(sum(stacks.values()), 3), "stacks": [list(st) for st in stacks]})
+        meta={**{k: v for k, v in first.meta.items() if k not in ("stack", "machine")},
+              "wall_s": round(sum(stacks.values()), 3), "stacks": [list(st) for st in stacks],
+              "machines": machines})
+
+
+def machines_of(run: Run) -> list:
+    """The machine records of the seeds of a run from the cache (lowent.machine.machine;
+    None for an entry that recorded none), each distinct one once."""
+    return list(run.meta["machines"]) if "machines" in run.meta else [run.meta.get("machine")]

@@ -1,4 +1,5 @@
-"""Command line: ``python -m lowent train|bench|compare|report|power|baseline|bench-...``.
+"""Command line: ``python -m lowent train|bench|compare|report|power|baseline|cache|machine|
+stability|bench-...``.
 
 A usage error (an unknown name, an impossible size, an option that does not apply) exits with
 status 2 and one line on stderr naming the bad value; a failure while running exits with 1
@@ -118,7 +119,29 @@ def _parser() -> argparse.ArgumentParser:
                    help="seeds per simulated run")
     w.add_argument("--sims", type=int, default=500, help="simulated runs per claim and seed count")
     w.add_argument("--json", default=None, help="also write the table to this file")
+    m = sub.add_parser("machine", help="what decides the bits of a run here: PyTorch's build, "
+                                       "the CPU, ATen's capability, the BLAS and its settings",
+                       formatter_class=_Help)
+    m.add_argument("--device", default="cpu", choices=DEVICES, help="the device to describe")
+    st = sub.add_parser("stability", help="one table of each claim test's outcome and p-value "
+                                          "over several results.json (machines, seed sets)")
+    st.add_argument("runs", nargs="+", metavar="NAME=RESULTS",
+                    help="a column's name and its results.json, e.g. native=reports/results.json")
     return p
+
+
+def _machine(a) -> int:
+    import torch
+
+    from lowent.engine import resolve_device
+    from lowent.machine import machine
+
+    resolve_device(a.device)
+    build = f"CUDA {torch.version.cuda}" if torch.version.cuda else "CPU"
+    print(f"PyTorch {torch.__version__} ({build} build)")
+    for key, value in machine(a.device).items():
+        print(f"{key}: {value}")
+    return 0
 
 
 def _report(a) -> int:
@@ -163,6 +186,9 @@ def _train(a) -> int:
     run = train(spec, device=a.device, progress=True if sys.stderr.isatty() else "lines",
                 checkpoints=ckpt,
                 log=lambda line: print(line, file=sys.stderr, flush=True))
+    from lowent.machine import machine
+
+    run.meta["machine"] = machine(a.device)  # where it was trained (spec.json)
     run.save(a.out)
     ckpt.clear()
     H = run.per_epoch["entropy"][:, -1]
@@ -209,6 +235,12 @@ def main(argv=None) -> int:
             from lowent.inventory import main as inventory_main
 
             return inventory_main(args)
+        if args.command == "machine":
+            return _machine(args)
+        if args.command == "stability":
+            from lowent.compare import stability_main
+
+            return stability_main(args.runs)
         if args.command == "power":
             from lowent.power import main as power_main
 

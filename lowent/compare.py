@@ -1,21 +1,30 @@
-"""Compare two claims reports (results.json): the regression check between PyTorch versions.
+"""Compare two claims reports (results.json): the regression check between PyTorch versions
+and between machines.
 
 ``python -m lowent compare OLD.json NEW.json`` lists
 
+* **the machines**: where each report's runs were trained (lowent.machine). Where the
+  machines, the PyTorch build, the training code, the profile and the seeds all match, the
+  runs must be equal bit for bit, and any per-seed number that differs fails the check
+  (the same computation gave other bits). Otherwise the reports are judged against the
+  seed noise, and the entries that differ are listed;
 * **flips**: claims whose verdict changed (holds, contradicted, not equivalent, inconclusive;
   reports written before the outcomes say "does not reproduce"), or that had a verdict in
-  OLD and none in NEW (an error or a skip);
+  OLD and none in NEW (an error or a skip). A flip is judged by the stability rule
+  (claims/README.md, "Expected outcomes on any machine"): within the seed noise when NEW's
+  predictive draws reach OLD's outcome in at least alpha of them, supported otherwise;
 * **errors**: claim tests that ended in an error in NEW (a crash is never a finding);
 * **shifts**: per-seed metrics whose distribution moved. Every array of per-seed numbers
   behind a claim's tests (``Verdict.data``) is compared between OLD and NEW with Welch's
   two-sided t-test; the p-values are Holm-corrected over all metrics compared, at alpha.
 
-It exits 1 when any claim flipped or errored, else 0 (shifts alone are reported, not failed: a new
-PyTorch may move a number without changing what the paper's sentence says). Before comparing
-it lists every entry of the two environments that differs besides PyTorch (Python, NumPy,
-SciPy, the build, the device, ...), so a flip is not blamed on torch when something else
-moved too, and it refuses (exit 2, one line) reports of different results schemas or
-profiles unless told ``--allow-different``.
+It exits 1 when a flip is supported, a claim errored, or bits differ where they must not;
+else 0 (flips within the noise and shifts are reported, not failed: another machine or a
+new PyTorch may move a number without changing what the paper's sentence says). Before
+comparing it lists every entry of the two environments that differs besides PyTorch
+(Python, NumPy, SciPy, the build, the device, ...), so a flip is not blamed on torch when
+something else moved too, and it refuses (exit 2, one line) reports of different results
+schemas or profiles unless told ``--allow-different``.
 """
 from __future__ import annotations
 
@@ -27,6 +36,10 @@ from pathlib import Path
 import numpy as np
 from scipy import stats as sps
 
+from lowent import machine as machines
+from lowent.power import seeds_of, verdict_of
+from lowent.report import test_id
+from lowent.stability import Stability, stability
 from lowent.stats import ALPHA, holm_adjust
 
 VERDICTS = ("holds", "contradicted", "not equivalent", "inconclusive", "does not reproduce")
@@ -59,12 +72,6 @@ def baseline(results: dict) -> dict:
     return {**results, "claims": [{**rec, "figures": []} for rec in results["claims"]]}
 
 
-def _test(nodeid: str) -> str:
-    """A claim test's id across versions: L1's, L2's and F1's tests gained a ``target``
-    parameter (D1), so ``test_x[base]`` is the same test as an older report's ``test_x``."""
-    return nodeid.removesuffix("[base]")
-
-
 def _arrays(record: dict) -> dict[str, np.ndarray]:
     """{name: per-seed array} of every test behind a claim's verdict (numeric lists only:
     a verdict may also carry labels, e.g. the groups of an F-test)."""
@@ -76,7 +83,7 @@ def _arrays(record: dict) -> dict[str, np.ndarray]:
                 isinstance(x, (int, float)) and not isinstance(x, bool) for x in val)
             a = np.asarray(val, dtype=np.float64) if numeric else None
             if a is not None and a.ndim == 1 and a.size >= 2:
-                out[f"{_test(record['nodeid'])} / test {i + 1} ({part.get('test', '')}) / {key}"] = a
+                out[f"{test_id(record['nodeid'])} / test {i + 1} ({part.get('test', '')}) / {key}"] = a
     return out
 
 
@@ -89,13 +96,59 @@ def _welch_p(x: np.ndarray, y: np.ndarray) -> float:
     return 1.0 if math.isnan(p) else p
 
 
+# What, besides the machine, must match for two reports' runs to be equal bit for bit.
+BITS = ("PyTorch", "PyTorch build", "training code", "profile", "seeds")
+
+
+def run_machines(results: dict) -> list:
+    """The machine records of a report's runs (empty when the report records none)."""
+    return [m for m in results.get("environment", {}).get("run machines") or [] if m]
+
+
+def bits_expected(old: dict, new: dict) -> tuple[bool, list[str]]:
+    """Whether the two reports' runs must be equal bit for bit, and if not, why not (one
+    line per reason): each report's runs from one recorded machine, the same one, and the
+    entries of BITS equal."""
+    why = []
+    mo, mn = run_machines(old), run_machines(new)
+    if len(mo) != 1 or len(mn) != 1:
+        for side, ms in (("OLD", mo), ("NEW", mn)):
+            if len(ms) != 1:
+                why.append(f"{side}'s runs " + ("record no machine" if not ms else
+                                                f"were trained on {len(ms)} machines"))
+    else:
+        why += [f"machine: {k}: {a} -> {b}" for k, (a, b) in
+                machines.differences(mo[0], mn[0]).items()]
+    eo, en = old.get("environment", {}), new.get("environment", {})
+    why += [f"{k}: {eo.get(k)} -> {en.get(k)}" for k in BITS if eo.get(k) != en.get(k)]
+    return not why, why
+
+
+def flip_share(record: dict, outcome: str, n_seeds: int | None) -> float | None:
+    """The share of NEW's predictive draws (lowent.stability) that reach `outcome`: the
+    record's own when it has them, else computed from its parts; None without a verdict."""
+    v = record.get("verdict") or {}
+    if "stability" in v:
+        return Stability.from_dict(v["stability"]).share(outcome)
+    if not v.get("parts") or not n_seeds:
+        return None
+    return stability(verdict_of(v), n_seeds).share(outcome)
+
+
 def compare(old: dict, new: dict, alpha: float = ALPHA) -> dict:
-    """{"flips": [(nodeid, old outcome, new outcome)], "errors": [(nodeid, reason)],
-    "shifts": [Shift], "only_old": [...],
-    "only_new": [...]} between two results dicts."""
-    a = {_test(r["nodeid"]): r for r in old["claims"]}
-    b = {_test(r["nodeid"]): r for r in new["claims"]}
-    flips = [(k, a[k]["outcome"], b[k]["outcome"]) for k in a if k in b
+    """{"flips": [(nodeid, old outcome, new outcome, share)], "errors": [(nodeid, reason)],
+    "shifts": [Shift], "bits": (equal arrays, compared arrays), "only_old": [...],
+    "only_new": [...]} between two results dicts. A flip's share is that of NEW's
+    predictive draws reaching OLD's outcome (None: NEW has no verdict); below alpha, the
+    flip is supported."""
+    a = {test_id(r["nodeid"]): r for r in old["claims"]}
+    b = {test_id(r["nodeid"]): r for r in new["claims"]}
+    try:
+        n_seeds = seeds_of(new)
+    except ValueError:
+        n_seeds = None
+    flips = [(k, a[k]["outcome"], b[k]["outcome"], flip_share(b[k], a[k]["outcome"], n_seeds))
+             for k in a if k in b
              and a[k]["outcome"] in VERDICTS and b[k]["outcome"] != a[k]["outcome"]]
     pairs = []
     for k in a:
@@ -108,12 +161,14 @@ def compare(old: dict, new: dict, alpha: float = ALPHA) -> dict:
         shifts = [Shift(name, float(x.mean()), float(y.mean()), float(q))
                   for (name, x, y), q in zip(pairs, adj) if q < alpha]
     errors = [(k, b[k].get("reason", "")) for k in b if b[k]["outcome"] == "error"]
+    equal = sum(x.shape == y.shape and np.array_equal(x, y) for _, x, y in pairs)
     return {"flips": flips, "errors": errors, "shifts": shifts, "compared": len(pairs),
+            "bits": (equal, len(pairs)),
             "only_old": sorted(set(a) - set(b)), "only_new": sorted(set(b) - set(a))}
 
 
 # Environment entries that differ between any two runs and say nothing about the software.
-_PER_RUN = {"wall time", "finished", "lowent"}
+_PER_RUN = {"wall time", "finished", "lowent", "machine", "run machines"}
 _TORCH = {"PyTorch"}
 
 
@@ -167,9 +222,26 @@ def main(old_path: str, new_path: str, alpha: float = ALPHA,
         print(f"the reports differ in more than PyTorch: {len(other)} other entries")
         for k, (o, n) in other.items():
             print(f"  DIFFERS {k}: {o} -> {n}")
-    print(f"verdict flips: {len(res['flips'])}")
-    for k, o, n in res["flips"]:
-        print(f"  FLIP {k}: {o} -> {n}")
+    same, why = bits_expected(old, new)
+    equal, total = res["bits"]
+    bits_failed = same and equal < total
+    if same:
+        print(f"same machine, PyTorch build, training code, profile and seeds: the runs must be "
+              f"equal bit for bit; per-seed arrays equal: {equal} of {total}"
+              + (" -- BITS DIFFER" if bits_failed else ""))
+    else:
+        print(f"not expected to be equal bit for bit ({len(why)} differences), so judged against "
+              f"the seed noise; per-seed arrays equal bit for bit: {equal} of {total}")
+        for line in why:
+            print(f"  MACHINE/BUILD {line}")
+    supported = [f for f in res["flips"] if f[3] is None or f[3] < alpha]
+    print(f"verdict flips: {len(res['flips'])} ({len(supported)} supported by the measurements, "
+          f"{len(res['flips']) - len(supported)} within the seed noise)")
+    for k, o, n, share in res["flips"]:
+        how = ("no verdict in NEW" if share is None else
+               f"{o} in {share:.0%} of NEW's predictive draws: "
+               + ("supported" if share < alpha else "within the seed noise"))
+        print(f"  FLIP {k}: {o} -> {n} ({how})")
     print(f"errors in NEW: {len(res['errors'])}")
     for k, reason in res["errors"]:
         print(f"  ERROR {k}: {reason}")
@@ -179,4 +251,50 @@ def main(old_path: str, new_path: str, alpha: float = ALPHA,
         print(f"  SHIFT {s.where}: mean {s.old_mean:.6g} -> {s.new_mean:.6g} (p = {s.p_value:.3g})")
     for side in ("OLD", "NEW"):
         _print_only(side, res[f"only_{side.lower()}"])
-    return 1 if res["flips"] or res["errors"] else 0
+    return 1 if supported or res["errors"] or bits_failed else 0
+
+
+def stability_table(named: dict[str, dict]) -> tuple[list[str], list[str]]:
+    """The stability table over several reports (column name -> results dict): one row per
+    claim test, each cell "outcome (p)", and the last column the outcomes the test took.
+    Returns (markdown lines, the ids of tests whose outcome moved between the columns)."""
+    tests: dict[str, dict[str, dict]] = {}
+    for name, results in named.items():
+        for rec in results["claims"]:
+            tests.setdefault(test_id(rec["nodeid"]), {})[name] = rec
+    head = "| test | claim | " + " | ".join(named) + " | outcomes |"
+    lines, moved = [head, "|" + "---|" * (len(named) + 3)], []
+    for tid, by in tests.items():
+        cells, seen = [], []
+        for name in named:
+            rec = by.get(name)
+            if rec is None:
+                cells.append("-")
+                continue
+            v = rec.get("verdict") or {}
+            p = f" (p = {v['p_value']:.3g})" if v.get("p_value") is not None else ""
+            cells.append(f"{rec['outcome']}{p}")
+            if rec["outcome"] not in seen:
+                seen.append(rec["outcome"])
+        if len(seen) > 1:
+            moved.append(tid)
+        claim = next(iter(by.values()))
+        label = (claim.get("verdict") or {}).get("claim") or claim.get("claim", "")
+        lines.append(f"| `{tid.split('::')[-1]}` | {label} | " + " | ".join(cells)
+                     + f" | {'moved: ' if len(seen) > 1 else ''}{', '.join(seen)} |")
+    return lines, moved
+
+
+def stability_main(specs: list[str]) -> int:
+    named = {}
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not path:
+            raise ValueError(f"{spec!r}: give each report as NAME=RESULTS.json")
+        named[name] = load(path)
+    lines, moved = stability_table(named)
+    print("\n".join(lines))
+    print(f"\ntests whose outcome moved: {len(moved)}")
+    for tid in moved:
+        print(f"  {tid}")
+    return 0

@@ -19,9 +19,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 
 from lowent import stats
+from lowent.stability import bootstrap_draws, outcome_shares
 
 SIMULATIONS = 500
 POWER_SEED = 0
@@ -43,20 +43,11 @@ class PowerRow:
         return 1.0 - self.rates.get(self.observed, 0.0)
 
 
-def _per_seed(part: dict, E: int) -> bool:
-    arrays = list((part.get("data") or {}).values())
-    return bool(part.get("call")) and bool(arrays) and all(
-        isinstance(a, list) and len(a) == E for a in arrays)
-
-
-def rerun(part: dict, idx: np.ndarray) -> stats.Result:
-    """The part's procedure on its per-seed arrays taken at seed indices `idx`."""
-    call = part["call"]
-    fn = getattr(stats, call["fn"])
-    arrays = [np.asarray(a, dtype=np.float64)[idx] for a in part["data"].values()]
-    if call.get("groups"):
-        return fn(arrays, **call["kw"])
-    return fn(*arrays, **call["kw"])
+def verdict_of(record: dict) -> stats.Verdict:
+    """A Verdict back from its dict in a results.json (``Verdict.to_dict``)."""
+    return stats.Verdict(claim=record["claim"], statement=record["statement"],
+                         parts={p["statement"]: stats.Result.from_dict(p)
+                                for p in record["parts"]})
 
 
 def simulate(verdict: dict, E: int, n: int, sims: int = SIMULATIONS,
@@ -64,24 +55,8 @@ def simulate(verdict: dict, E: int, n: int, sims: int = SIMULATIONS,
     """Outcome rates of `sims` bootstrap runs of n seeds drawn from the E measured ones.
 
     Returns (outcome -> share, labels of the parts kept fixed)."""
-    parts = verdict["parts"]
-    stored = {p["statement"]: stats.Result.from_dict(p) for p in parts}  # the measured results
-    resampled = [p for p in parts if _per_seed(p, E)]
-    fixed = [label for label in stored if label not in {p["statement"] for p in resampled}]
-    rng = np.random.default_rng(seed)
-    counts: dict[str, int] = {}
-    for _ in range(sims):
-        idx = rng.integers(E, size=n)
-        family = dict(stored)
-        for p in resampled:
-            try:
-                family[p["statement"]] = rerun(p, idx)
-            except ValueError:  # a degenerate resample (e.g. all seeds equal): no evidence
-                family[p["statement"]] = stored[p["statement"]].replace(p_value=1.0,
-                                                                         p_opposite=1.0)
-        v = stats.conjunction(family, claim=verdict["claim"], statement=verdict["statement"])
-        counts[v.outcome] = counts.get(v.outcome, 0) + 1
-    return {o: c / sims for o, c in sorted(counts.items())}, fixed
+    stab = outcome_shares(verdict_of(verdict), E, bootstrap_draws(E, n, sims, seed))
+    return stab.shares, list(stab.fixed)
 
 
 def seeds_of(results: dict) -> int:

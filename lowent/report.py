@@ -28,10 +28,14 @@ import io
 import json
 from pathlib import Path
 
+from lowent.stability import UNSTABLE
+
 # Version of the results.json format: 2 added the outcomes (holds / contradicted / not
 # equivalent / inconclusive), each part's outcome, reachable p and call, and the environment's
-# schema, SciPy and PyTorch build. lowent compare refuses to compare different schemas.
-SCHEMA = 2
+# schema, SciPy and PyTorch build; 3 the machines (the session's and its runs'), the training
+# code's version, and each verdict's expected outcome, stability draws and status. lowent
+# compare refuses to compare different schemas.
+SCHEMA = 3
 
 # A claim's verdict (lowent.stats.OUTCOMES), or what stopped the test from reaching one.
 OUTCOMES = ("holds", "contradicted", "not equivalent", "inconclusive", "error", "skipped")
@@ -62,6 +66,31 @@ def outcome(pytest_outcome: str, verdict: dict | None) -> str:
     if pytest_outcome in ("xfailed", "failed") and verdict is not None:
         return _verdict_outcome(verdict)
     return "error"
+
+
+def test_id(nodeid: str) -> str:
+    """A claim test's id across versions: L1's, L2's and F1's tests gained a ``target``
+    parameter (D1), so ``test_x[base]`` is the same test as an older report's ``test_x``."""
+    return nodeid.removesuffix("[base]")
+
+
+def across_machines(nodeid: str) -> str:
+    """"outcome unstable across machines (...)" for a test whose outcome moved between the
+    runs of the recorded stability table (lowent.claims.unstable); "" for the others."""
+    from lowent.claims.unstable import ACROSS_MACHINES
+
+    moved = ACROSS_MACHINES.get(test_id(nodeid))
+    return (f"outcome unstable across machines (recorded, claims/STABILITY.md: {moved})"
+            if moved else "")
+
+
+def expected_cell(verdict: dict) -> str:
+    """The expected outcome and the share of the predictive draws that reach it."""
+    stab = verdict.get("stability")
+    if not stab or "expected" not in verdict:
+        return "-"
+    share = stab["shares"].get(verdict["expected"], 0.0)
+    return f"{verdict['expected']} ({share:.0%} of {stab['draws']} draws)"
 
 
 def across_claims(claims: list[dict], alpha: float = 0.05) -> dict[str, bool]:
@@ -221,23 +250,41 @@ def _settings_table(claims: list[dict]) -> str:
             f"<table class='settings'><tr><th>claim</th>{head}</tr>{rows}</table>")
 
 
+def _env_value(key: str, value) -> str:
+    """An environment entry as text: a machine record as one line (lowent.machine), the run
+    machines as their lines (and how many, when a shared cache mixed several)."""
+    from lowent.machine import fingerprint
+
+    if key == "run machines" and isinstance(value, list):
+        lines = [fingerprint(m) for m in value] or ["no runs read"]
+        return (f"mixed: {len(lines)} machines: " if len(lines) > 1 else "") + "; ".join(lines)
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {v}" for k, v in value.items())
+    return str(value)
+
+
 def render(results: dict) -> str:
     """The whole HTML page (no external resources; figures are inline PNG data URIs)."""
     env, claims = results.get("environment", {}), results.get("claims", [])
     counts = {o: sum(c["outcome"] == o for c in claims) for o in OUTCOMES}
     counts["does not reproduce"] = sum(c["outcome"] == "does not reproduce" for c in claims)
     survives = across_claims(claims)
-    env_rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in env.items())
+    env_rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(_env_value(k, v))}</td></tr>"
+                       for k, v in env.items())
     rows, sections = [], []
     for i, c in enumerate(claims):
         v = c.get("verdict") or {}
         colour = _COLOURS[c["outcome"]]
         anchor = f"claim-{i}"
+        notes = [n for n in (UNSTABLE if v.get("status") == UNSTABLE else "",
+                             "unstable across machines" if across_machines(c["nodeid"]) else "")
+                 if n]
+        marks = "".join(f"<br><small>{_e(n)}</small>" for n in notes)
         rows.append(
             f"<tr><td><a href='#{anchor}'>{_e(claim_label(c) or '-')}</a></td>"
             f"<td><code>{_e(c.get('marker', ''))}</code></td><td>{_e(c.get('sentence', ''))}</td>"
-            f"<td class='verdict' style='color:{colour}'>{_e(c['outcome'])}</td>"
-            f"{_stat_cells(v or None)}<td>{_num(v.get('min_p'))}</td>"
+            f"<td class='verdict' style='color:{colour}'>{_e(c['outcome'])}{marks}</td>"
+            f"<td>{_e(expected_cell(v))}</td>{_stat_cells(v or None)}<td>{_num(v.get('min_p'))}</td>"
             f"<td>{_across(c, survives)}</td><td>{_e(v.get('ours', ''))}</td>"
             f"<td>{_e(v.get('paper', ''))}</td><td>{_e(c.get('engine', ''))}</td></tr>")
         figs = "".join(
@@ -253,6 +300,9 @@ def render(results: dict) -> str:
             f"<blockquote>{_e(c.get('doc', ''))}</blockquote>"
             f"<p><b>Tested:</b> {_e(v.get('statement', ''))}</p>"
             f"<p><b>Training:</b> {_e(c.get('engine') or '-')}</p>"
+            + (f"<p><b>Expected:</b> {_e(expected_cell(v))}; the stability rule: "
+               f"{_e(v.get('status', ''))}. {_e(across_machines(c['nodeid']))}</p>"
+               if v.get("stability") else "")
             + (f"<p><b>Why {_e(c['outcome'])}:</b> {_e(v['reason'])}</p>" if v.get("reason")
                else "") + f"{reason}"
             f"{_parts_table(v)}<div class='figs'>{figs}</div></section>")
@@ -294,7 +344,8 @@ figure {{ margin: 0; }} figcaption {{ font-size: 0.8em; color: #57606a; }}
 <h2>Environment</h2><table class="env">{env}</table>
 <h2>Verdicts</h2>
 <table class="verdicts"><tr><th>claim</th><th>marker</th><th>claim sentence</th>
-<th>verdict</th><th>statistic</th><th>p-value</th><th>effect [CI]</th>
+<th>verdict</th><th>expected (share of predictive draws)</th><th>statistic</th><th>p-value</th>
+<th>effect [CI]</th>
 <th>smallest reachable p</th><th>holds after Holm over all claims</th><th>ours</th>
 <th>paper</th><th>training</th></tr>{rows}</table>
 {settings}

@@ -6,6 +6,7 @@ import pytest
 
 from lowent import power, stats
 from lowent.cli import main
+from lowent.stability import rerun
 
 
 def _results(verdicts, seeds=5):
@@ -31,7 +32,7 @@ def test_rerunning_a_part_on_its_own_seeds_gives_its_result():
     for part in v["parts"]:
         if part["call"] is None:
             continue
-        again = power.rerun(part, np.arange(5)).to_dict()
+        again = rerun(stats.Result.from_dict(part), np.arange(5)).to_dict()
         assert again["p_value"] == part["p_value"] and again["statistic"] == part["statistic"]
 
 

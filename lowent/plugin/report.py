@@ -21,9 +21,11 @@ from pathlib import Path
 import pytest
 
 from lowent.plugin.runs import claim_of, claims_device, claims_profile, not_judged, profile_name
+from lowent.machine import fingerprint, machine
 from lowent.progress import format_seeds
 from lowent.claims import AA_CHECK, CLAIMS, engine_note
-from lowent.report import claim_label, outcome, write
+from lowent.report import across_machines, claim_label, outcome, write
+from lowent.stability import UNSTABLE, Stability, describe
 
 DEFAULT_REPORT = "reports/latest.html"
 NOT_TRAINED = "not trained"  # a claim skipped because its layout's verdict differs
@@ -67,9 +69,8 @@ def pytest_runtest_makereport(item, call):
     verdict = next((v for k, v in item.user_properties if k == "lowent_verdict"), None)
     if verdict is not None and hasattr(report, "wasxfail"):
         # What the XFAIL line calls measured is this run's figure, not a stored string.
-        report.wasxfail = (f"{verdict.get('outcome', 'does not hold')} in this run: "
-                           f"{verdict['ours']} (p = {verdict['p_value']:.3g}; "
-                           f"{verdict.get('reason', '')})")
+        report.wasxfail = (f"{expectation(verdict)}: {verdict['ours']} (p = "
+                           f"{verdict['p_value']:.3g}; {verdict.get('reason', '')})")
     if verdict is not None and item.config.pluginmanager.hasplugin("html"):
         # pytest-html is active: show the verdict in its report too
         from pytest_html import extras
@@ -79,6 +80,17 @@ def pytest_runtest_makereport(item, call):
             f"{verdict.get('outcome', 'holds' if verdict['passed'] else 'does not hold')}</b> "
             f"(p = {verdict['p_value']:.3g}); ours: {verdict['ours']}; paper: "
             f"{verdict['paper']}</div>")]
+
+
+def expectation(verdict: dict) -> str:
+    """This run's outcome against the expected one, as the stability rule judged it, e.g.
+    "outcome unstable: not equivalent in this run, expected contradicted (reached in 41% of
+    200 predictive draws)"."""
+    outcome = verdict.get("outcome", "does not hold")
+    if "stability" not in verdict:
+        return f"{outcome} in this run"
+    line = describe(outcome, verdict["expected"], Stability.from_dict(verdict["stability"]))
+    return f"{UNSTABLE}: {line}" if verdict.get("status") == UNSTABLE else line
 
 
 def _short(report) -> str:
@@ -98,6 +110,7 @@ class ReportWriter:
         if self.path is not None and not self.path.is_absolute():
             self.path = Path(config.invocation_params.dir) / self.path
         self.records: dict[str, dict] = {}
+        self.machines: list = []  # the machine records of the runs the claim tests read
         self.t0 = time.time()
 
     def pytest_runtest_logreport(self, report):
@@ -111,6 +124,11 @@ class ReportWriter:
             "doc": tag["doc"], "outcome": "error", "pytest_outcome": "", "reason": "",
             "duration": 0.0, "verdict": None, "figures": []})
         rec["duration"] += report.duration
+        for k, v in props:
+            if k == "lowent_machines":
+                for m in v:
+                    if m not in self.machines:
+                        self.machines.append(m)
         verdict = next((v for k, v in props if k == "lowent_verdict"), None)
         if verdict is not None:
             rec["verdict"] = verdict
@@ -142,7 +160,8 @@ class ReportWriter:
     def pytest_sessionfinish(self, session):
         if not self.records or self.path is None:
             return
-        results = {"environment": environment(self.config, time.time() - self.t0),
+        results = {"environment": environment(self.config, time.time() - self.t0,
+                                              self.machines),
                    "claims": self.claims()}
         self.written = write(results, self.path)
 
@@ -152,17 +171,23 @@ class ReportWriter:
             return
         tr = terminalreporter
         tr.write_sep("=", f"lowent verdicts (profile {profile_name(self.config)})")
+        if len(self.machines) > 1:
+            tr.write_line(f"lowent: {trained_on(self.machines)}; their outcomes are judged "
+                          "against the seed noise, never bit for bit", yellow=True)
         width = max(60, tr._tw.fullwidth)
         for rec in self.claims():
             v = rec["verdict"] or {}
             p = f"p = {v['p_value']:.3g}" if v.get("p_value") is not None else "no verdict"
             tr.write_line(f"{claim_label(rec):<11} {rec['outcome']:<19} {p:<13} "
                           f"{short_engine(rec['engine'])}")
-            detail = v.get("ours") or rec["reason"] or (
-                rec["figures"][0].get("title", "") if rec["figures"] else "")
-            for line in textwrap.wrap(detail or "", width - 1, initial_indent=" " * 12,
-                                      subsequent_indent=" " * 12):
-                tr.write_line(line)
+            details = [expectation(v) if "stability" in v else "",
+                       across_machines(rec["nodeid"]),
+                       v.get("ours") or rec["reason"] or (
+                           rec["figures"][0].get("title", "") if rec["figures"] else "")]
+            for detail in filter(None, details):
+                for line in textwrap.wrap(detail, width - 1, initial_indent=" " * 12,
+                                          subsequent_indent=" " * 12):
+                    tr.write_line(line)
         if getattr(self, "written", None):
             html_path, json_path = self.written
             tr.write_line(f"lowent claims report: {html_path} (+ {json_path.name})")
@@ -185,13 +210,22 @@ def short_engine(note: str) -> str:
     return note
 
 
-def environment(config, wall_s: float) -> dict:
+def trained_on(machines: list) -> str:
+    """Where the runs behind the verdicts were trained: one machine record's line, or how
+    many machines a shared cache mixed, each named."""
+    if len(machines) == 1:
+        return fingerprint(machines[0])
+    return (f"runs trained on mixed machines ({len(machines)}): "
+            + "; ".join(fingerprint(m) for m in machines))
+
+
+def environment(config, wall_s: float, machines: list | None = None) -> dict:
     """What a reader needs to know about the run behind the verdicts."""
     import numpy
     import torch
 
     import lowent
-    from lowent.cache import device_tag
+    from lowent.cache import code_version, device_tag
 
     root = Path(str(config.rootpath))
     try:
@@ -215,6 +249,9 @@ def environment(config, wall_s: float) -> dict:
         "NumPy": numpy.__version__, "SciPy": scipy.__version__, "platform": platform.platform(),
         "device": f"{device_tag(claims_device(config))} (claim runs; {os.cpu_count()} CPU "
                   f"cores, {workers or 'no'} xdist workers)",
+        "training code": code_version(),
+        "machine": machine(claims_device(config)),
+        "run machines": list(machines or []),
         "profile": name,
         "seeds": f"{len(prof.seeds)} per configuration ({format_seeds(prof.seeds)})",
         "epochs": prof.epochs,
