@@ -1,6 +1,6 @@
 """Progress lines for long trainings: a run in a few words, and what is left to train.
 
-The pytest plugin prints them under xdist and when piped (lowent/plugin/runs.py); the CLI
+The pytest plugin prints them under xdist and when piped (lowent/plugin/lines.py); the CLI
 states what a `train` command will do before it starts.
 """
 from __future__ import annotations

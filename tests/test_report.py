@@ -358,8 +358,9 @@ def test_an_exception_in_a_claim_test_is_an_error_never_a_finding(pytester, monk
         "test_body_raises": "error", "test_real_finding": "contradicted",
         "test_outcome_changed": "contradicted", "test_cannot_reach_alpha": "error"}
     assert recs["test_outcome_changed"]["pytest_outcome"] == "failed"
-    assert ("contradicted in this run, expected inconclusive (reached in 0% of 200 predictive "
-            "draws): the measurements support the change") in recs["test_outcome_changed"]["reason"]
+    reason = recs["test_outcome_changed"]["reason"]
+    assert "contradicted in this run, expected inconclusive (reached in " in reason
+    assert "of 200 predictive draws): the measurements support the change" in reason
     assert "smallest reachable p is 0.905" in recs["test_cannot_reach_alpha"]["reason"]
     assert "finite" in recs["test_nan_data"]["reason"]
     assert "not a number" in recs["test_nan_p_value"]["reason"]

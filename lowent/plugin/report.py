@@ -20,29 +20,21 @@ from pathlib import Path
 
 import pytest
 
-from lowent.plugin.runs import claim_of, claims_device, claims_profile, not_judged, profile_name
+from lowent.plugin.markers import claim_of
+from lowent.plugin.session import session_of
 from lowent.machine import fingerprint, machine
 from lowent.progress import format_seeds
 from lowent.claims import AA_CHECK, CLAIMS, engine_note
 from lowent.report import across_machines, claim_label, outcome, write
 from lowent.stability import UNSTABLE, Stability, describe
 
-DEFAULT_REPORT = "reports/latest.html"
 NOT_TRAINED = "not trained"  # a claim skipped because its layout's verdict differs
-
-
-def pytest_addoption(parser):
-    group = parser.getgroup("lowent")
-    group.addoption("--lowent-report", default=DEFAULT_REPORT, metavar="PATH",
-                    help="write the claims report here (and results.json beside it) when claim "
-                         f"tests ran; 'none' writes nothing (default {DEFAULT_REPORT})")
 
 
 def pytest_configure(config):
     if not hasattr(config, "workerinput"):  # the controller, or a run without xdist
-        path = config.getoption("--lowent-report")
-        path = None if not path or path.lower() == "none" else path
-        config.pluginmanager.register(ReportWriter(config, path), "lowent-report-writer")
+        config.pluginmanager.register(ReportWriter(config, session_of(config).report),
+                                      "lowent-report-writer")
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -50,9 +42,10 @@ def pytest_runtest_setup(item):
     claim = claim_of(item)
     if claim is not None:
         doc = " ".join((getattr(item.obj, "__doc__", None) or "").split())
-        prof = claims_profile(item.config)
+        session = session_of(item.config)
+        prof = session.profile
         engine = engine_note(claim.id, prof)
-        if not_judged(claim.id, item.config):
+        if session.not_judged(claim.id):
             engine = (f"{NOT_TRAINED}: its {prof.layout} verdict differs from faithful "
                       "training's (claims/CALIBRATION.md)")
         item.user_properties.append(("lowent_claim", {
@@ -105,10 +98,8 @@ def _short(report) -> str:
 class ReportWriter:
     """Gathers claim-test records on the controller and writes the report at the end."""
 
-    def __init__(self, config, path: str | None):
-        self.config, self.path = config, None if path is None else Path(path)
-        if self.path is not None and not self.path.is_absolute():
-            self.path = Path(config.invocation_params.dir) / self.path
+    def __init__(self, config, path: Path | None):
+        self.config, self.path = config, path
         self.records: dict[str, dict] = {}
         self.machines: list = []  # the machine records of the runs the claim tests read
         self.t0 = time.time()
@@ -170,7 +161,7 @@ class ReportWriter:
         if not self.records:
             return
         tr = terminalreporter
-        tr.write_sep("=", f"lowent verdicts (profile {profile_name(self.config)})")
+        tr.write_sep("=", f"lowent verdicts (profile {session_of(self.config).profile_name})")
         if len(self.machines) > 1:
             tr.write_line(f"lowent: {trained_on(self.machines)}; their outcomes are judged "
                           "against the seed noise, never bit for bit", yellow=True)
@@ -233,8 +224,8 @@ def environment(config, wall_s: float, machines: list | None = None) -> dict:
                                 capture_output=True, text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         commit = ""
-    name = profile_name(config)
-    prof = claims_profile(config)
+    session = session_of(config)
+    name, prof = session.profile_name, session.profile
     workers = getattr(config.option, "numprocesses", None)
     import scipy
 
@@ -247,10 +238,10 @@ def environment(config, wall_s: float, machines: list | None = None) -> dict:
         "PyTorch build": f"CUDA {torch.version.cuda}" if torch.version.cuda else "CPU",
         "Python": platform.python_version(),
         "NumPy": numpy.__version__, "SciPy": scipy.__version__, "platform": platform.platform(),
-        "device": f"{device_tag(claims_device(config))} (claim runs; {os.cpu_count()} CPU "
+        "device": f"{device_tag(session.device)} (claim runs; {os.cpu_count()} CPU "
                   f"cores, {workers or 'no'} xdist workers)",
         "training code": code_version(),
-        "machine": machine(claims_device(config)),
+        "machine": machine(session.device),
         "run machines": list(machines or []),
         "profile": name,
         "seeds": f"{len(prof.seeds)} per configuration ({format_seeds(prof.seeds)})",

@@ -1,0 +1,101 @@
+"""Training the selected claims' runs: every process that collected claim tests trains the
+runs of all of them before its test loop, cooperatively through the cache's locks and the
+training slots."""
+from __future__ import annotations
+
+import contextlib
+import time
+
+import pytest
+
+from lowent.cache import Cache
+from lowent.claims import run_specs
+from lowent.config import RunSpec
+from lowent.engine import Run
+from lowent.plugin.lines import progress_writer
+from lowent.plugin.markers import claim_of
+from lowent.plugin.session import session_of
+from lowent.plugin.slots import TrainingSlots, session_slots
+from lowent.profiles import Profile
+from lowent.progress import Progress
+
+
+def claim_specs(items, profile: Profile) -> list[RunSpec]:
+    """The runs of every claim test among `items` that reads its runs (the ``runs`` fixture)
+    and is not marked skip: their claims' run sets (lowent.claims.RUN_SETS), costliest first
+    (so the long runs start at once on different workers).
+
+    Every process that collected claim tests (each xdist worker collects them all) trains the
+    runs of all selected claims together before its test loop, whatever tests pytest-xdist
+    hands it, even none: the cache's per-run locks let each worker train runs nobody else is
+    training."""
+    ids = {claim_of(item).id for item in items
+           if "runs" in getattr(item, "fixturenames", ()) and claim_of(item) is not None
+           and item.get_closest_marker("skip") is None}
+    specs = {spec for i in ids for spec in run_specs(i, profile).values()}
+    return sorted(specs, key=lambda s: (-s.model.d_model**2 * s.model.layers, s.key()))
+
+
+def train_all(cache: Cache, specs, device: str = "cpu", progress: Progress | None = None,
+              slots: TrainingSlots | None = None) -> list[Run]:
+    """Train several runs; a run whose lock another process holds is skipped and come back
+    to, so xdist workers that need the same runs train different ones at once. With
+    `progress`, a line for each run this process trains. With `slots`, a run that is neither
+    stored nor being trained elsewhere trains only once a slot is free.
+    Returns the runs in the order given."""
+    specs = list(specs)
+    done: dict[int, Run] = {}
+    while len(done) < len(specs):
+        pending = [i for i in range(len(specs)) if i not in done]
+        for i in pending:
+            hold = contextlib.nullcontext()
+            if slots is not None and not cache.has(specs[i], device):
+                if cache.held_elsewhere(specs[i], device):
+                    continue  # being trained elsewhere: come back to it
+                hold = slots.hold()
+            with hold:  # (the run may have been stored while this process waited for a slot)
+                had = progress is not None and cache.has(specs[i], device)
+                resumes = progress is not None and not had and progress.resumes(specs[i])
+                t0 = time.monotonic()
+                run = cache.get(specs[i], device=device, blocking=False)
+            if run is not None:
+                done[i] = run
+                if progress is not None and not had:
+                    progress.trained(specs[i], time.monotonic() - t0, resumes)
+        if len(done) < len(specs) and all(i not in done for i in pending):
+            i = pending[0]  # every pending run is being trained elsewhere: wait for one
+            done[i] = cache.get(specs[i], device=device)
+    return [done[i] for i in range(len(specs))]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtestloop(session):
+    """Train the selected claims' runs before any test runs, in every process that collected
+    them: pytest-xdist hands out tests in consecutive chunks, so one worker may get every
+    claim test, or a lone claim test (``-m kl_loss``) goes to one worker while the others
+    idle. A training error is left for the claim tests to report through ``claim_runs``
+    (each retries and raises), not pinned on unit tests or on the session."""
+    config = session.config
+    if session.items and not (config.option.collectonly or
+                              getattr(config.option, "setuponly", False)):
+        try:
+            _train_selected(session)
+        except Exception:  # noqa: BLE001 - reported by the claim tests themselves
+            pass
+    return (yield)
+
+
+def _train_selected(session) -> None:
+    s = session_of(session.config)
+    specs = claim_specs(session.items, s.profile)
+    if not specs:
+        return
+    worker_input = getattr(session.config, "workerinput", {})
+    worker = worker_input.get("workerid", "")
+    write = progress_writer(session.config)
+    s.cache.log = lambda line: write(f"lowent: {f'[{worker}] ' if worker else ''}{line}")
+    slots = session_slots(s)
+    workers = worker_input.get("workercount", 1)
+    training = workers if slots is None else min(workers, len(slots.locks))
+    progress = Progress(s.cache, specs, s.device, write, worker, training)
+    train_all(s.cache, specs, s.device, progress, slots)

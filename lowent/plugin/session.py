@@ -1,0 +1,214 @@
+"""The claims session: lowent's settings, read once per pytest process.
+
+Each setting is an option, an environment variable and an ini key, in that order of
+precedence (:data:`SETTINGS`); ``--lowent-report`` is an option only. ``pytest_configure``
+reads and checks them once into a :class:`ClaimsSession` kept on the config's stash; the
+fixtures and hooks of the plugin take it from there (:func:`session_of`). A bad value is a
+one-line usage error before anything runs.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from lowent.cache import Cache
+from lowent.config import SpecError, parse_seeds
+from lowent.profiles import DEFAULT_PROFILE, PROFILES, Profile, get_profile
+from lowent.progress import format_seeds, usable_cores
+
+DEVICES = ("auto", "cpu", "cuda")
+DEFAULT_REPORT = "reports/latest.html"
+
+
+@dataclass(frozen=True)
+class Setting:
+    env: str  # the environment variable
+    default: str
+    choices: tuple | None  # the values it takes (None: any)
+    help: str
+
+
+SETTINGS = {
+    "profile": Setting("LOWENT_PROFILE", DEFAULT_PROFILE, tuple(PROFILES),
+                       "training profile of the claims"),
+    "cache": Setting("LOWENT_CACHE", ".lowent-cache", None,
+                     "directory of the run cache (relative paths: from the rootdir)"),
+    "device": Setting("LOWENT_DEVICE", "auto", DEVICES,
+                      "device the claims' runs train on; auto picks CUDA when a GPU is present"),
+    "seeds": Setting("LOWENT_SEEDS", "", None,
+                     "model seeds of every configuration instead of the profile's, e.g. 0-4 or "
+                     "0,2,5-7 (a subset: seed s trains the same in any set, so it shares the "
+                     "cache)"),
+    "slots": Setting("LOWENT_SLOTS", "auto", None,
+                     "how many processes sharing the cache may train runs at once (auto: on "
+                     "the CPU, its usable cores over torch's threads per process; no limit on "
+                     "CUDA; 0: no limit)"),
+    "differing": Setting("LOWENT_DIFFERING", "skip", ("skip", "judge"),
+                         "claims whose verdict on the profile's layout differs from faithful "
+                         "training's (claims/CALIBRATION.md): skip them (untrained, unjudged) "
+                         "or judge them on that layout anyway"),
+}
+
+
+@dataclass(frozen=True)
+class ClaimsSession:
+    """What a pytest process knows about the claims it runs, read once from the settings."""
+
+    profile: Profile  # with the seeds setting as its seeds, if given
+    profile_name: str  # the profile's name, with the seeds when the setting replaces them
+    cache: Cache
+    device: str  # "cpu" or "cuda" (auto resolved)
+    slots: int | None  # processes that may train at once (None: no limit)
+    differing: str  # "skip" or "judge"
+    report: Path | None  # where the claims report goes (None: nowhere)
+
+    def not_judged(self, claim_id: str) -> str | None:
+        """Why `claim_id` is not judged in this session (None: it is).
+
+        A layout other than faithful stands in for the paper's loop only where a recorded
+        calibration shows it gives the same verdict (claims/README.md, "Verdicts judged on
+        faithful training"); where the two were compared and differ (``Profile.differs``),
+        the claim is skipped, its runs untrained, unless ``differing`` is ``judge``."""
+        prof = self.profile
+        if claim_id not in prof.differs or self.differing == "judge":
+            return None
+        return (f"not judged under the {prof.name} profile: its {prof.layout} verdict differs "
+                "from faithful training's (claims/CALIBRATION.md), and a shortcut layout stands "
+                "in for the paper's loop only where the two agree; judge it with "
+                f"--lowent-profile paper (faithful), or see the {prof.layout} verdict with "
+                "--lowent-differing judge")
+
+
+def setting(config, name: str) -> str:
+    """A lowent setting: ``--lowent-NAME``, else ``$LOWENT_NAME``, else the ``lowent_NAME`` ini
+    key, else its default; a value outside its choices is a one-line usage error."""
+    s = SETTINGS[name]
+    value = (config.getoption(f"--lowent-{name}") or os.environ.get(s.env)
+             or config.getini(f"lowent_{name}") or s.default)
+    if s.choices is not None and value not in s.choices:
+        raise pytest.UsageError(f"lowent: unknown {name} {value!r} (from --lowent-{name}, "
+                                f"${s.env} or lowent_{name}); choose from {', '.join(s.choices)}")
+    return value
+
+
+def _profile(config) -> tuple[Profile, str]:
+    name = setting(config, "profile")
+    prof = get_profile(name)
+    text = setting(config, "seeds")
+    if text:
+        try:
+            prof = prof.replace(seeds=tuple(sorted(parse_seeds(text))))
+        except SpecError as exc:
+            raise pytest.UsageError(f"lowent: {exc} (from --lowent-seeds, $LOWENT_SEEDS or "
+                                    "lowent_seeds)") from None
+        name += f" (seeds {format_seeds(prof.seeds)})"
+    return prof, name
+
+
+def _device(config) -> str:
+    name = setting(config, "device")
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    from lowent.engine import resolve_device
+
+    try:
+        resolve_device(name)
+    except (ValueError, RuntimeError) as exc:
+        raise pytest.UsageError(f"lowent: {exc}") from None
+    return name
+
+
+def _slots(config, device: str) -> int | None:
+    """``auto``: on the CPU, the cores this process may use over torch's threads per process
+    (``-n 4`` on 2 cores with one thread per worker: 2); no limit on CUDA. A number n >= 1
+    sets it; 0 lifts it."""
+    text = setting(config, "slots")
+    if text == "auto":
+        if device != "cpu":
+            return None
+        import torch
+
+        return max(1, usable_cores() // max(1, torch.get_num_threads()))
+    try:
+        n = int(text)
+        if n < 0:
+            raise ValueError
+    except ValueError:
+        raise pytest.UsageError(f"lowent: train slots {text!r} (from --lowent-slots, "
+                                "$LOWENT_SLOTS or lowent_slots) is not auto or a whole number "
+                                ">= 0") from None
+    return n or None
+
+
+def build(config) -> ClaimsSession:
+    """Read and check every setting once."""
+    prof, name = _profile(config)
+    device = _device(config)
+    root = setting(config, "cache")
+    if not os.path.isabs(root):
+        root = os.path.join(str(config.rootpath), root)
+    report = config.getoption("--lowent-report")
+    report = None if not report or report.lower() == "none" else Path(report)
+    if report is not None and not report.is_absolute():
+        report = Path(config.invocation_params.dir) / report
+    return ClaimsSession(profile=prof, profile_name=name, cache=Cache(root), device=device,
+                         slots=_slots(config, device), differing=setting(config, "differing"),
+                         report=report)
+
+
+KEY = pytest.StashKey[ClaimsSession]()
+
+
+def session_of(config) -> ClaimsSession:
+    """The session built in ``pytest_configure``."""
+    return config.stash[KEY]
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("lowent")
+    for name, s in SETTINGS.items():
+        among = f"{{{','.join(s.choices)}}}" if s.choices else name.upper()
+        group.addoption(f"--lowent-{name}", default=None, metavar=among,
+                        help=f"{s.help} (else ${s.env}, else ini lowent_{name}; default "
+                             f"{s.default})")
+        parser.addini(f"lowent_{name}", f"lowent: {s.help}", default=None)
+    group.addoption("--lowent-report", default=DEFAULT_REPORT, metavar="PATH",
+                    help="write the claims report here (and results.json beside it) when claim "
+                         f"tests ran; 'none' writes nothing (default {DEFAULT_REPORT})")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    """Build the session before the plugin's other modules configure (they read it)."""
+    config.stash[KEY] = build(config)
+    if not hasattr(config, "workerinput"):  # the controller, or the only process
+        lost = lost_configuration(config)
+        if lost is not None:
+            config.issue_config_time_warning(pytest.PytestConfigWarning(lost), stacklevel=2)
+
+
+def lost_configuration(config) -> str | None:
+    """A warning when pytest found no configuration file and a lowent option's value was
+    given after a space: pytest finds its rootdir before it loads lowent and takes that value
+    for a test path, so a path outside the project moves the rootdir off the project's
+    pyproject.toml, and its settings (the default -m among them) are lost."""
+    if config.inipath is not None:
+        return None
+    options = {f"--lowent-{name}" for name in SETTINGS} | {"--lowent-report"}
+    spaced = [str(a) for a in config.invocation_params.args if str(a) in options]
+    if not spaced:
+        return None
+    return (f"lowent: no configuration file found (rootdir {config.rootpath}), so a "
+            f"project's pytest settings, its default -m among them, do not apply; pytest may "
+            f"have read the value after {spaced[0]} as a test path while finding the rootdir: "
+            f"write {spaced[0]}=VALUE")
+
+
+def pytest_report_header(config):
+    s = session_of(config)
+    return f"lowent profile: {s.profile_name}, device: {s.device}, cache: {s.cache.root}"
