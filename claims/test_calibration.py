@@ -1,13 +1,13 @@
 """A1 (marker ``calibration``): the A/A check of the claims' two-sample comparison (not a
 claim of the paper; claims/README.md, "Sensitivity and A/A"; lowent/claims/calibration.py)."""
 from claims.marks import claim
-from lowent.claims.calibration import aa_rate
+from lowent.claims.calibration import A1, aa_rate
 from lowent.claims.common import summary
 from lowent.stats import ALPHA
 
 
 class TestAA:
-    @claim("A1")
+    @claim(A1)
     def test_splitting_one_configurations_seeds_declares_no_difference_beyond_alpha(
             self, runs, profile, record_property, record_figure):
         """A1. Each of the size sweep's 12 configurations (Transformer, GRU, LSTM at four d):

@@ -10,7 +10,7 @@ import numpy as np
 from claims import figures
 from claims.marks import claim
 from lowent.claims.common import summary
-from lowent.claims.engine_agreement import E1_WINDOW, e1_family
+from lowent.claims.engine_agreement import E1, E1_WINDOW, e1_family
 from lowent.config import ModelSpec, RunSpec, TrainSpec
 
 # The registered outcome of a claim that does not hold, and why (claims/CALIBRATION.md has
@@ -23,7 +23,7 @@ SEEDS = (0, 1, 2)
 
 
 class TestEngineAgreesWithFaithfulLoop:
-    @claim("E1")
+    @claim(E1)
     def test_trie_ensemble_and_per_sample_single_runs_have_identical_trajectories(self, train_run):
         """E1 (dropout 0). "identical trajectories with dropout 0": in float64, three seeds
         trained together on trie batches follow the same per-epoch loss, H and KL as each seed
@@ -40,7 +40,7 @@ class TestEngineAgreesWithFaithfulLoop:
 
 
 class TestEngineIsFaithfulWithDropout:
-    @claim("E1", expect="not equivalent", why=E1_TRIE_EXPECTED)
+    @claim(E1, expect="not equivalent", why=E1_TRIE_EXPECTED)
     def test_trie_and_per_sample_batches_end_at_the_same_entropy_and_kl(
             self, runs, record_verdict, record_figure):
         """E1 (dropout 0.1, trie). "statistically indistinguishable final H, KL with dropout
@@ -48,7 +48,7 @@ class TestEngineIsFaithfulWithDropout:
         sample; the final entropy and KL must not move by more than 0.01 nats."""
         self.check(runs, "trie", record_verdict, record_figure)
 
-    @claim("E1")
+    @claim(E1)
     def test_faithful_and_per_sample_batches_end_at_the_same_entropy_and_kl(
             self, runs, record_verdict, record_figure):
         """E1 (dropout 0.1, faithful). "statistically indistinguishable final H, KL with

@@ -8,7 +8,7 @@ import pytest
 from claims import figures
 from claims.marks import cases
 from lowent.claims.common import VARIANTS, summary, target_entropy as entropy_of
-from lowent.claims.ffn_bias import f1_family
+from lowent.claims.ffn_bias import F1, f1_family
 
 # The registered outcome of a claim that does not hold, and why (claims/CALIBRATION.md has
 # the figures behind it). A run's XFAIL line and report give that run's own figures.
@@ -26,7 +26,7 @@ F1_X = {"dropout0": ("contradicted", "without dropout full ends above H(p_tgt), 
 
 
 class TestFFNDrivesTheBias:
-    @pytest.mark.parametrize("target", cases("F1", "inconclusive", F1_EXPECTED, F1_D1, F1_X))
+    @pytest.mark.parametrize("target", cases(F1, "inconclusive", F1_EXPECTED, F1_D1, F1_X))
     def test_ffn_variants_end_below_the_target_and_attention_only_above(
             self, target, runs, profile, record_verdict, record_figure):
         """F1. "the entropy of Attention-only is basically higher than the true entropy while

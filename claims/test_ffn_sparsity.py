@@ -5,7 +5,8 @@ import pytest
 
 from claims import figures
 from claims.marks import cases, claim
-from lowent.claims.ffn_sparsity import COUNT_EDGES, s1_family, s1_figures_family, sparsity
+from lowent.claims.ffn_sparsity import (COUNT_EDGES, S1, S1_FIGURES, s1_family,
+                                        s1_figures_family, sparsity)
 
 # The registered outcome of a claim that does not hold, and why (claims/CALIBRATION.md has
 # the figures behind it). A run's XFAIL line and report give that run's own figures.
@@ -26,7 +27,7 @@ def _by_d(runs, probes) -> tuple[dict, dict, dict]:
 
 
 class TestLargerTransformersAreSparser:
-    @pytest.mark.parametrize("target", cases("S1", x=S1_X))  # base, and dropout 0, pre-LN (X)
+    @pytest.mark.parametrize("target", cases(S1, x=S1_X))  # base, and dropout 0, pre-LN (X)
     def test_larger_transformers_activate_fewer_neurons(self, target, runs, probes,
                                                         record_verdict, record_figure):
         """S1. "smaller models have a higher proportion of active neurons while in larger
@@ -43,7 +44,7 @@ class TestLargerTransformersAreSparser:
         v = record_verdict(s1_family(activity, lowest, dead))
         assert v.passed, str(v)
 
-    @claim("S1 figures", expect="contradicted", why=S1_EXPECTED)
+    @claim(S1_FIGURES, expect="contradicted", why=S1_EXPECTED)
     def test_sparsity_figures_match_the_papers(self, runs, probes, record_verdict):
         """S1 (figures). "when [d = 64], over 25% of neurons have activation counts within
         [the lowest bin]. Meanwhile, nearly 10% of the neurons remain completely inactive ...

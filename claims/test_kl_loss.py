@@ -9,11 +9,11 @@ import numpy as np
 from claims import figures
 from claims.marks import claim
 from lowent.claims.common import summary
-from lowent.claims.kl_loss import by_variant, f2_family
+from lowent.claims.kl_loss import F2, by_variant, f2_family
 
 
 class TestKLIsLinearInLoss:
-    @claim("F2")
+    @claim(F2)
     def test_kl_is_linear_in_loss_per_variant_but_not_one_line_for_all(
             self, runs, profile, record_verdict, record_figure):
         """F2. "for each variant, there exists a clear linear relationship between the KL

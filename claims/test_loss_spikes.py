@@ -10,7 +10,7 @@ from claims import figures
 from claims.marks import cases, claim
 from lowent import events
 from lowent.claims.common import ffn_neurons, run_events, spikes_per_run
-from lowent.claims.loss_spikes import s2_family, s4_family
+from lowent.claims.loss_spikes import S2, S4, s2_family, s4_family
 
 
 # The registered outcome of a claim that does not hold, and why (claims/CALIBRATION.md has
@@ -24,7 +24,7 @@ S2_X = {"dropout0": ("contradicted", "without dropout too, jumps make less than 
 
 
 class TestSparsityGrowsInJumps:
-    @pytest.mark.parametrize("target", cases("S2", "contradicted", S2_EXPECTED, x=S2_X))
+    @pytest.mark.parametrize("target", cases(S2, "contradicted", S2_EXPECTED, x=S2_X))
     def test_dead_neurons_grow_in_jumps_that_coincide_with_loss_spikes(
             self, target, runs, record_verdict, record_figure):
         """S2. "this dynamic sparsity enhances in a jump-like manner rather than
@@ -42,7 +42,7 @@ class TestSparsityGrowsInJumps:
 
 
 class TestWhereSpikesOccur:
-    @claim("S4")
+    @claim(S4)
     def test_spikes_are_rarer_in_small_models_and_rnns_and_occur_without_ffn(
             self, runs, profile, record_verdict, record_figure):
         """S4. "loss spikes occur less frequently in smaller models (see Figure 13) ... FFN

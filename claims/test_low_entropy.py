@@ -8,7 +8,7 @@ import pytest
 from claims import figures
 from claims.marks import cases
 from lowent.claims.common import summary, target_entropy as entropy_of
-from lowent.claims.low_entropy import KINDS, l1_family, l2_family, l3_family
+from lowent.claims.low_entropy import KINDS, L1, L2, L3, l1_family, l2_family, l3_family
 
 # The registered outcome of a claim that does not hold, and why (claims/CALIBRATION.md has
 # the figures behind it). A run's XFAIL line and report give that run's own figures.
@@ -48,7 +48,7 @@ L3_X = {"dropout0": ("contradicted", "the Transformer's non-sparse entropy rises
 
 
 class TestTransformersPreferLowEntropy:
-    @pytest.mark.parametrize("target", cases("L1", "inconclusive", L1_EXPECTED, L1_D1, L1_X))
+    @pytest.mark.parametrize("target", cases(L1, "inconclusive", L1_EXPECTED, L1_D1, L1_X))
     def test_larger_transformers_end_below_the_target_entropy(
             self, target, runs, profile, record_verdict, record_figure):
         """L1. "we notice that in the later stages of training, H(p_T) with larger models
@@ -64,7 +64,7 @@ class TestTransformersPreferLowEntropy:
         v = record_verdict(l1_family(H, target_entropy))
         assert v.passed, str(v)
 
-    @pytest.mark.parametrize("target", cases("L2", "contradicted", L2_EXPECTED, L2_D1, L2_X))
+    @pytest.mark.parametrize("target", cases(L2, "contradicted", L2_EXPECTED, L2_D1, L2_X))
     def test_rnns_stay_near_the_target_while_matched_transformers_go_lower(
             self, target, runs, profile, record_verdict, record_figure):
         """L2. "when enlarging the model size, H(p_R) fluctuates around H(p_tgt) while H(p_T)
@@ -88,7 +88,7 @@ class TestTransformersPreferLowEntropy:
         v = record_verdict(l2_family(H, KL, target_entropy))
         assert v.passed, str(v)
 
-    @pytest.mark.parametrize("target", cases("L3", "contradicted", L3_EXPECTED, x=L3_X))
+    @pytest.mark.parametrize("target", cases(L3, "contradicted", L3_EXPECTED, x=L3_X))
     def test_larger_transformers_are_more_deterministic(
             self, target, runs, profile, record_verdict, record_figure):
         """L3. "As the model size increases, the probabilities assigned by Transformers to the

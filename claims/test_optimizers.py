@@ -8,7 +8,7 @@ import numpy as np
 from claims import figures
 from claims.marks import claim
 from lowent.claims.common import ffn_neurons, run_events, summary
-from lowent.claims.optimizers import s3_family
+from lowent.claims.optimizers import S3, s3_family
 
 # The registered outcome of a claim that does not hold, and why (claims/CALIBRATION.md has
 # the figures behind it). A run's XFAIL line and report give that run's own figures.
@@ -18,7 +18,7 @@ S3_EXPECTED = (
 
 
 class TestSecondOrderInformationDrivesSparsity:
-    @claim("S3", expect="contradicted", why=S3_EXPECTED)
+    @claim(S3, expect="contradicted", why=S3_EXPECTED)
     def test_sgd_is_calm_rmsprop_and_adam_2nd_are_not_and_adamw_is_like_adam(
             self, runs, profile, record_verdict, record_figure):
         """S3. "SGD + Momentum does not exhibit loss spikes or dynamic sparsity. In contrast,

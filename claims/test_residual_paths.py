@@ -8,7 +8,8 @@ import pytest
 
 from claims import figures
 from claims.marks import cases, claim
-from lowent.claims.residual_paths import r1_family, r1_figures_family, route_fractions
+from lowent.claims.residual_paths import (R1, R1_FIGURES, r1_family, r1_figures_family,
+                                          route_fractions)
 from lowent.probes import ROUTE_BINS
 
 # The registered outcome of a claim that does not hold, and why (claims/CALIBRATION.md has
@@ -19,7 +20,7 @@ R1_EXPECTED = (
 
 
 class TestLargerTransformersPreferTheResidualPath:
-    @pytest.mark.parametrize("target", cases("R1"))  # target: base (and pre-LN, X)
+    @pytest.mark.parametrize("target", cases(R1))  # target: base (and pre-LN, X)
     def test_larger_transformers_put_more_weight_near_zero_and_more_residual_weight_near_one(
             self, target, runs, probes, record_verdict, record_figure):
         """R1. "as the model size grows, the proportion of weights with smaller values begins
@@ -36,7 +37,7 @@ class TestLargerTransformersPreferTheResidualPath:
                                      {d: f[1] for d, f in fr.items()}))
         assert v.passed, str(v)
 
-    @claim("R1 figures", expect="contradicted", why=R1_EXPECTED)
+    @claim(R1_FIGURES, expect="contradicted", why=R1_EXPECTED)
     def test_d64_routing_fractions_match_the_papers_figures(self, runs, probes, record_verdict):
         """R1 (figures). "when [d = 64], more than half of the weights are assigned values close
         to 0 ... nearly 30% of the [residual] weight values are close to 1" (Sec. 4.1)"""

@@ -26,13 +26,9 @@ class Profile:
     window: int  # epochs averaged at the end of a run (paper: the last 15)
     log_every: int = 8  # steps between dead-neuron probes of the dynamics runs (SETTING 6: k)
     sizes: tuple[int, ...] = SIZES  # d of size sweeps
-    layout: str = "faithful"  # training layout of the claims' runs (lowent.contexts)
-    # Claims whose verdict under this profile's layout was shown equal to faithful training's
-    # (claims/CALIBRATION.md); the report marks the others as approximate.
-    calibrated: frozenset[str] = frozenset()
-    # Claims whose verdict under this profile was compared with faithful training's and
-    # differs (claims/CALIBRATION.md); the report and terminal say so beside the verdict.
-    differs: frozenset[str] = frozenset()
+    # training layout of the claims' runs (lowent.contexts); on the trie, each claim's entry
+    # says whether its verdict was shown equal to faithful training's (``Claim.trie``)
+    layout: str = "faithful"
 
     def run(self, model: ModelSpec, target: str = "base", seeds: tuple[int, ...] | None = None,
             **train) -> RunSpec:
@@ -52,9 +48,7 @@ PROFILES: dict[str, Profile] = {
     # so that every claim trains within CI time on 2 CPU cores; calibrated against paper in
     # claims/CALIBRATION.md.
     "quick": Profile(name="quick", seeds=tuple(range(5)), epochs=100, window=15, log_every=32,
-                     layout="trie",
-                     calibrated=frozenset({"L1", "L2", "L3", "F1", "F2", "R1", "R1 figures",
-                                           "S1", "S1 figures", "S2", "S3", "S4"})),
+                     layout="trie"),
 }
 DEFAULT_PROFILE = "quick"
 

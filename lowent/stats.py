@@ -124,7 +124,7 @@ class Verdict:
     its family of results, each under a label saying what it checks. An intersection-union
     test: the claim holds when every part passes at alpha (claims/README.md, "Outcomes")."""
 
-    claim: str  # claim id, e.g. "L1" (lowent.claims.CLAIMS)
+    claim: str  # claim id, e.g. "L1" (lowent.claims.CLAIMS); "" until a test records it
     statement: str  # the sentence this verdict tests
     parts: Mapping[str, Result]  # label -> result, each at alpha
     paper: str = ""  # the paper's figure, where its text gives one
@@ -633,8 +633,8 @@ def rejection_rate(experiment: Callable[[np.random.Generator], Result], n_sim: i
     return float(np.mean([experiment(rng).passed for _ in range(n_sim)]))
 
 
-def conjunction(family: Mapping[str, Result], *, claim: str, statement: str, paper: str = "",
-                ours: str = "", alpha: float = ALPHA) -> Verdict:
+def conjunction(family: Mapping[str, Result], *, statement: str, claim: str = "",
+                paper: str = "", ours: str = "", alpha: float = ALPHA) -> Verdict:
     """One claim made of several tests, as an intersection-union test: each part is judged
     at `alpha` with no correction, and the claim holds when every part passes (the error of
     "every part holds" is then at most alpha). The Verdict also says whether the claim is
@@ -642,7 +642,9 @@ def conjunction(family: Mapping[str, Result], *, claim: str, statement: str, pap
 
     Args:
         family: label (what the test checks) -> its result, in the claim's order.
-        claim, statement, paper, ours: see :class:`Verdict`.
+        statement, paper, ours: see :class:`Verdict`.
+        claim: the claim's id, left empty by a claim's family: the test that records the
+            verdict labels it with the claim its mark names.
     """
     if not family:
         raise ValueError(f"claim {claim}: an empty family of tests")

@@ -1,8 +1,13 @@
 """The claims registry (lowent.claims) and what pytest derives from it: markers, -m/-k
 selection by claim id, a clear error for an unknown claim or an unregistered run set."""
+import dataclasses
+
 import pytest
 
 from lowent.claims import CLAIMS, RUN_SETS, Claim, get_claim, keyword, markers, validate
+from lowent.claims.kl_loss import F2
+from lowent.claims.low_entropy import L1, L2, L3
+from lowent.claims.residual_paths import R1
 from lowent.config import SpecError
 from lowent.profiles import get_profile
 
@@ -30,18 +35,49 @@ def test_not_a_claim():
 '''
 
 
-def test_every_claim_is_declared_once_with_a_registered_run_set():
-    assert list(CLAIMS) == ["L1", "L2", "L3", "F1", "F2", "R1", "R1 figures", "S1",
-                            "S1 figures", "S2", "S3", "S4", "D1 high", "D1 low",
-                            *sorted(c for c in CLAIMS if c.startswith("X ")), "E1", "A1"]
+def _marked_claims() -> dict[str, set[str]]:
+    """claim id -> the outcomes the claim tests under claims/ expect of it, read from their
+    marks (``@claim(...)`` and the marks of ``cases(...)`` parameters)."""
+    import importlib
+    import pkgutil
+
+    import claims
+
+    found: dict[str, set[str]] = {}
+
+    def add(marks):
+        for m in marks:
+            if m.name == "claim":
+                found.setdefault(m.args[0], set()).add(m.kwargs.get("expect", "holds"))
+            if m.name == "parametrize":
+                for p in m.args[1]:
+                    add(getattr(p, "marks", ()))
+
+    for info in pkgutil.iter_modules(claims.__path__):
+        if info.name.startswith("test_"):
+            module = importlib.import_module(f"claims.{info.name}")
+            for obj in vars(module).values():
+                for fn in [obj, *vars(obj).values()] if isinstance(obj, type) else [obj]:
+                    add(getattr(fn, "pytestmark", ()))
+    return found
+
+
+def test_every_claim_is_declared_once_with_a_registered_run_set_and_a_test():
+    """Derived from the registry, not a list of ids: each entry's run set builds on the
+    profile's seeds, each claim has a test that checks it, each test names a registered
+    claim, and the report keeps a family module's claims together, in the paper's order."""
     quick = get_profile("quick")
     for claim in CLAIMS.values():
         assert claim.sentence and claim.figure and claim.marker.isidentifier()
         specs = RUN_SETS[claim.runs](quick)
         assert specs and all(s.seeds == quick.seeds for s in specs.values())
-    assert markers()["low_entropy"] == ["L1", "L2", "L3"]
-    assert markers()["robustness"] == ["D1 high", "D1 low"]
-    assert len(markers()["sensitivity"]) == 16  # (setting, claim) pairs: 6 + 2 + 6 + 2
+    marked = _marked_claims()
+    assert set(marked) == set(CLAIMS)
+    order = [c.marker for c in CLAIMS.values()]
+    groups = [m for i, m in enumerate(order) if i == 0 or order[i - 1] != m]
+    assert len(groups) == len(set(groups)), "a marker's claims are split in the report"
+    assert groups[:2] == ["low_entropy", "ffn_bias"] and groups[-2:] == ["engine", "calibration"]
+    assert markers()["robustness"] == ["D1 low", "D1 high"]
     assert keyword("R1 figures") == CLAIMS["R1 figures"].keyword == "R1_figures"
 
 
@@ -175,22 +211,22 @@ def test_seed_lists_print_as_ranges(seeds, compact):
     assert format_seeds(seeds) == compact
 
 
-def test_engine_note_says_how_each_verdict_was_trained():
+def test_engine_note_says_how_each_verdict_was_trained(monkeypatch):
     from lowent.claims import engine_note
     from lowent.plugin.report import short_engine
     from lowent.profiles import get_profile
 
     quick, paper = get_profile("quick"), get_profile("paper")
     assert engine_note("L2", quick).startswith("trie; calibrated")
-    differs = quick.replace(calibrated=quick.calibrated - {"L1"}, differs=frozenset({"L1"}))
-    assert short_engine(engine_note("L1", differs)) == "trie, differs from paper profile"
     assert short_engine(engine_note("S1", quick)) == "trie, calibrated"
     assert short_engine(engine_note("R1", quick)) == "trie, calibrated"
     assert short_engine(engine_note("F2", quick)) == "trie, calibrated"
-    uncompared = quick.replace(calibrated=quick.calibrated - {"S1"})  # neither set
-    assert short_engine(engine_note("S1", uncompared)) == "trie, approximate (not calibrated)"
-    assert engine_note("S1", uncompared) == ("trie: approximate dropout; not calibrated against "
-                                             "faithful training")
+    monkeypatch.setitem(CLAIMS, "L1", dataclasses.replace(CLAIMS["L1"], trie="differs"))
+    assert short_engine(engine_note("L1", quick)) == "trie, differs from paper profile"
+    monkeypatch.setitem(CLAIMS, "S1", dataclasses.replace(CLAIMS["S1"], trie="not compared"))
+    assert short_engine(engine_note("S1", quick)) == "trie, approximate (not calibrated)"
+    assert engine_note("S1", quick) == ("trie: approximate dropout; not calibrated against "
+                                        "faithful training")
     assert engine_note("L1", paper) == engine_note("F1", paper) == "faithful"
     assert engine_note("E1", quick).startswith("compares the layouts")
     assert short_engine(engine_note("A1", quick)) == "trie, A/A check"
@@ -198,7 +234,8 @@ def test_engine_note_says_how_each_verdict_was_trained():
     assert "no calibration against faithful training applies" in engine_note("A1", quick)
     assert engine_note("X dropout 0: L1", quick) == "no dropout: exact on any layout"
     assert engine_note("X dropout 0: F1", quick) == "no dropout: exact on any layout"
-    assert quick.calibrated.isdisjoint(quick.differs)
+    with pytest.raises(SpecError, match="trie must be one of"):
+        dataclasses.replace(CLAIMS["L1"], trie="close enough")
 
 
 def test_d1_reruns_l1_l2_f1_as_parameters_on_the_low_and_high_targets():
@@ -215,12 +252,12 @@ def test_d1_reruns_l1_l2_f1_as_parameters_on_the_low_and_high_targets():
         assert set(d1) == set(base)
         assert all(s.target.name == t and s.replace(target=base[k].target) == base[k].replace(
             train=s.train) for k, s in d1.items())
-    params = cases("L1", expect="inconclusive", why="w")
+    params = cases(L1, expect="inconclusive", why="w")
     assert [p.id for p in params][:3] == ["base", "low", "high"]
     claims = [[m.args[0] for m in p.marks if m.name == "claim"] for p in params[:3]]
     assert claims == [["L1"], ["D1 low"], ["D1 high"]]
     assert [any(m.name == "xfail" for m in p.marks) for p in params[:3]] == [True, False, False]
-    assert [p.id for p in cases("F2")] == ["base"]  # neither D1 nor a setting built for F2
+    assert [p.id for p in cases(F2)] == ["base"]  # neither D1 nor a setting built for F2
 
 
 def test_sensitivity_settings_change_one_choice_of_each_claims_runs():
@@ -263,7 +300,7 @@ def test_sensitivity_settings_change_one_choice_of_each_claims_runs():
     assert (run_specs("X dropout 0: S2", quick)["transformer", 64]
             == run_specs("X dropout 0: S1", quick)[64])
     assert [s.name for s in settings_of("L1")] == ["dropout0", "preln"]
-    params = cases("L2", expect="contradicted", why="w",
+    params = cases(L2, expect="contradicted", why="w",
                    x={"preln": ("inconclusive", "v")})
     assert [p.id for p in params] == ["base", "low", "high", "dropout0", "rnn_nodrop", "preln",
                                       "matched_l4"]
@@ -271,6 +308,40 @@ def test_sensitivity_settings_change_one_choice_of_each_claims_runs():
     assert marks["preln"]["claim"].args == ("X pre-LN: L2",)
     assert marks["preln"]["claim"].kwargs["expect"] == "inconclusive"
     assert "xfail" not in marks["dropout0"]
-    assert [p.id for p in cases("L3")] == ["base", "dropout0", "rnn_nodrop", "preln",
+    assert [p.id for p in cases(L3)] == ["base", "dropout0", "rnn_nodrop", "preln",
                                            "matched_l4"]
-    assert [p.id for p in cases("R1")] == ["base", "preln"]
+    assert [p.id for p in cases(R1)] == ["base", "preln"]
+
+
+OUTSIDE = '''
+import pytest
+
+
+@pytest.mark.claim("F2")
+def test_kl():
+    pass
+
+
+@pytest.mark.claim("D1 low")
+def test_low():
+    pass
+
+
+@pytest.mark.claim("R1")
+def test_trend():
+    pass
+'''
+
+
+def test_the_default_run_leaves_out_whole_run_set_claims_unless_they_are_named(pytester):
+    """Claims of the markers in NOT_DEFAULT are left out of a run without -m, but a claim
+    named by a -k word or a whole node id runs, and any -m replaces the default."""
+    _suite(pytester, OUTSIDE)
+    assert _selected(pytester) == ["test_trend"]
+    assert _selected(pytester, "-k", "F2") == ["test_kl"]
+    assert _selected(pytester, "-k", "D1_low or R1") == ["test_low", "test_trend"]
+    assert _selected(pytester, "-k", "D1") == []  # not an id: the default holds
+    assert _selected(pytester, "-m", "kl_loss") == ["test_kl"]
+    assert _selected(pytester, "-m", "not residual_paths") == ["test_kl", "test_low"]
+    assert _selected(pytester, "test_fake.py::test_kl") == ["test_kl"]
+    assert _selected(pytester, "test_fake.py") == ["test_trend"]  # a file names no claim

@@ -3,11 +3,15 @@
 Each family module of this package (``low_entropy``, ``ffn_bias``, ...) declares
 
 * ``CLAIMS``: its :class:`Claim` entries (id, marker, the paper's sentence and figure, the
-  name of the run set it reads);
+  name of the run set it reads, its calibration), each also bound to a name the tests
+  import (``L1 = Claim(id="L1", ...)``: the id is written once, there);
+* ``ORDER``: where its claims come in the report (the paper's section: 3.1 for L1-L3; the
+  appendix and the suite's own checks after the paper's sections);
 * ``RUN_SETS``: name -> builder, ``builder(profile) -> {key: RunSpec}``; every RunSpec is
   made by ``profile.run(model, ...)`` (:meth:`lowent.profiles.Profile.run`);
 * the claim's family: a pure function of per-seed arrays returning its
-  :class:`lowent.stats.Verdict`.
+  :class:`lowent.stats.Verdict`, which does not name the claim: the test's mark does (the
+  plugin's ``record_verdict`` labels it).
 
 This module collects them (every module of the package that defines ``CLAIMS`` or
 ``RUN_SETS``) into :data:`CLAIMS` and :data:`RUN_SETS`. The pytest plugin registers one
@@ -18,6 +22,7 @@ run sets of the selected claims; the report reads ids, markers and sentences fro
 from __future__ import annotations
 
 import importlib
+import math
 import pkgutil
 from dataclasses import dataclass
 from typing import Callable
@@ -25,15 +30,12 @@ from typing import Callable
 from lowent.config import SpecError
 from lowent.profiles import Profile
 
-PAPER = ("Ren & Liu, Revisiting Transformers through the Lens of Low Entropy and Dynamic "
-         "Sparsity, arXiv:2504.18929 (2025)")
-
 RunSetBuilder = Callable[[Profile], dict]  # profile -> {key: RunSpec}
 # Markers the default run leaves out (pyproject's addopts deselects them): the claims of the
 # paper's appendix and the sensitivity settings retrain whole run sets, and F2's grid of 40
 # runs (29 no other claim reads) would take the default run past its 45 minutes.
 NOT_DEFAULT = ("robustness", "sensitivity", "kl_loss")
-ORDER = "LFRSDXEA"  # the report's order of claim groups (SETTING 7); by id within a group
+TRIE = ("not compared", "calibrated", "differs")  # a claim's trie verdict against faithful's
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,6 +47,15 @@ class Claim:
     sentence: str  # the claim, in SETTING 7's words
     figure: str  # where the paper shows it, e.g. "Sec. 3.1, Fig. 2 left"
     runs: str  # the name of the run set its test reads (a key of RUN_SETS)
+    # Its verdict on the trie layout against faithful training's (claims/CALIBRATION.md):
+    # "calibrated" (the same outcome), "differs", or "not compared" (the report says the trie
+    # is approximate for it).
+    trie: str = "not compared"
+
+    def __post_init__(self):
+        if self.trie not in TRIE:
+            raise SpecError(f"claim {self.id}: trie must be one of {', '.join(TRIE)}, not "
+                            f"{self.trie!r}")
 
     @property
     def keyword(self) -> str:
@@ -66,8 +77,9 @@ def drops(model) -> bool:
 def _collect() -> tuple[dict[str, Claim], dict[str, RunSetBuilder]]:
     claims: dict[str, Claim] = {}
     run_sets: dict[str, RunSetBuilder] = {}
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"{__name__}.{info.name}")
+    modules = [importlib.import_module(f"{__name__}.{info.name}")
+               for info in pkgutil.iter_modules(__path__)]
+    for module in sorted(modules, key=lambda m: (getattr(m, "ORDER", math.inf), m.__name__)):
         for name, builder in getattr(module, "RUN_SETS", {}).items():
             if name in run_sets:
                 raise SpecError(f"run set {name!r} is registered twice (again in {module.__name__})")
@@ -77,9 +89,7 @@ def _collect() -> tuple[dict[str, Claim], dict[str, RunSetBuilder]]:
                 raise SpecError(f"claim {claim.id!r} is declared twice (again in {module.__name__})")
             claims[claim.id] = claim
     validate(claims, run_sets)
-    group = {c: i for i, c in enumerate(ORDER)}
-    ordered = sorted(claims.values(), key=lambda c: (group.get(c.id[:1], len(group)), c.id))
-    return {c.id: c for c in ordered}, run_sets
+    return claims, run_sets
 
 
 def validate(claims: dict[str, Claim], run_sets: dict[str, RunSetBuilder]) -> None:
@@ -134,9 +144,9 @@ def engine_note(claim_id: str, profile: Profile) -> str:
         return "no dropout: exact on any layout"
     if not set(layouts) & {"trie", "dedup"}:
         return "faithful"
-    if claim_id in profile.calibrated:
+    if claim.trie == "calibrated":
         return "trie; calibrated: same verdict as faithful training (claims/CALIBRATION.md)"
-    if claim_id in profile.differs:
+    if claim.trie == "differs":
         return f"trie: {DIFFERS}"
     return f"trie: {APPROXIMATE}"
 

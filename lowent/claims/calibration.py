@@ -12,11 +12,13 @@ import numpy as np
 from lowent.claims import Claim
 from lowent.stats import ALPHA, two_sample
 
-CLAIMS = (
-    Claim(id="A1", marker="calibration", runs="size_sweep", figure="A/A, not in the paper",
-          sentence="A/A: splitting one configuration's seeds into two halves, the claims' "
-                   "one-sided Welch test declares a difference at most alpha of the time."),
-)
+ORDER = 13  # in the report: the suite's own checks, last
+
+A1 = Claim(
+    id="A1", marker="calibration", runs="size_sweep", figure="A/A, not in the paper",
+    sentence="A/A: splitting one configuration's seeds into two halves, the claims' one-sided "
+             "Welch test declares a difference at most alpha of the time.")
+CLAIMS = (A1,)
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,13 @@ from lowent.stats import Verdict, conjunction, equivalence, one_sample
 
 MARGIN = 0.05  # nats, the margin of "near H(p_tgt)" (claims/README.md)
 
-CLAIMS = (
-    Claim(id="F1", marker="ffn_bias", runs="variants", figure="Sec. 3.2, Fig. 4",
-          sentence="The FFN drives the bias: attention_only H > H(p_tgt); attention_main near "
-                   "H(p_tgt); ffn_main and full below it."),
-)
+ORDER = 3.2  # in the report: Sec. 3.2
+
+F1 = Claim(
+    id="F1", marker="ffn_bias", runs="variants", trie="calibrated", figure="Sec. 3.2, Fig. 4",
+    sentence="The FFN drives the bias: attention_only H > H(p_tgt); attention_main near "
+             "H(p_tgt); ffn_main and full below it.")
+CLAIMS = (F1,)
 
 
 def variants(profile: Profile, target: str = "base") -> dict:
@@ -51,8 +53,8 @@ def f1_family(H: Mapping[str, np.ndarray], h_tgt: float) -> Verdict:
                                                                   MARGIN),
          "ffn_main: H < H(p_tgt)": one_sample(H["ffn_main"], h_tgt, "less"),
          "full: H < H(p_tgt)": one_sample(H["full"], h_tgt, "less")},
-        claim="F1", statement="d = 64, L = 4: attention_only H > H(p_tgt); attention_main "
-                              "within 0.05 nats; ffn_main and full H < H(p_tgt)",
+        statement="d = 64, L = 4: attention_only H > H(p_tgt); attention_main "
+                  "within 0.05 nats; ffn_main and full H < H(p_tgt)",
         paper=f"attention_only above H(p_tgt) = {h_tgt:.4f}, attention_main around "
               "it, ffn_main and full below (Fig. 4)",
         ours="H (nats) " + ", ".join(f"{k}: {np.mean(h):.4f}" for k, h in H.items()))

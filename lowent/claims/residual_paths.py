@@ -14,14 +14,19 @@ from lowent.stats import Verdict, conjunction, equivalence, one_sample, trend
 
 NEAR = 0.05  # "about / nearly p": within 5 percentage points (claims/README.md)
 
-CLAIMS = (
-    Claim(id="R1", marker="residual_paths", runs="routed", figure="Sec. 4.1, Fig. 6 left, "
-          "centre left", sentence="With routing, larger Transformers put more weight near 0 on "
-                                  "paths and more residual weight near 1."),
-    Claim(id="R1 figures", marker="residual_paths", runs="routed", figure="Sec. 4.1",
-          sentence="With routing, at d = 64 more than half of all weights are near 0 and "
-                   "nearly 30% of residual weights near 1."),
-)
+ORDER = 4.1  # in the report: Sec. 4.1
+
+R1 = Claim(
+    id="R1", marker="residual_paths", runs="routed", trie="calibrated",
+    figure="Sec. 4.1, Fig. 6 left, centre left",
+    sentence="With routing, larger Transformers put more weight near 0 on paths and more "
+             "residual weight near 1.")
+R1_FIGURES = Claim(
+    id="R1 figures", marker="residual_paths", runs="routed", trie="calibrated",
+    figure="Sec. 4.1",
+    sentence="With routing, at d = 64 more than half of all weights are near 0 and nearly 30% "
+             "of residual weights near 1.")
+CLAIMS = (R1, R1_FIGURES)
 
 
 def routed(profile: Profile) -> dict:
@@ -49,8 +54,8 @@ def r1_family(near0: Mapping[int, np.ndarray], near1: Mapping[int, np.ndarray]) 
     return conjunction(
         {"path weights near 0 grow with d": trend(list(near0.values()), "increasing"),
          "residual weights near 1 grow with d": trend(list(near1.values()), "increasing")},
-        claim="R1", statement="routed, L = 4: the fraction of path weights near 0 and the "
-                              "fraction of residual weights near 1 both grow with d",
+        statement="routed, L = 4: the fraction of path weights near 0 and the "
+                  "fraction of residual weights near 1 both grow with d",
         paper="both grow with d (Fig. 6)",
         ours=f"near 0: {means(near0, '.3f')}; residual near 1: {means(near1, '.3f')}")
 
@@ -65,7 +70,7 @@ def r1_figures_family(near0: np.ndarray, near1: np.ndarray) -> Verdict:
     return conjunction(
         {"d = 64: > 50% of path weights near 0": one_sample(near0, 0.5, "greater"),
          "d = 64: 30% +- 5% of residual weights near 1": equivalence(near1, 0.30, NEAR)},
-        claim="R1 figures", statement="d = 64: > 50% of path weights near 0; about 30% of "
-                                      "residual weights near 1",
+        statement="d = 64: > 50% of path weights near 0; about 30% of "
+                  "residual weights near 1",
         paper="> 50% near 0; nearly 30% of residual weights near 1",
         ours=f"{np.mean(near0):.1%} near 0; {np.mean(near1):.1%} of residual weights near 1")

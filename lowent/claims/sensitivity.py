@@ -15,9 +15,11 @@ from typing import Callable
 
 from lowent.claims import Claim, drops
 from lowent.claims.common import depth4_specs
-from lowent.claims.ffn_bias import variants
-from lowent.claims.low_entropy import size_sweep
-from lowent.claims.residual_paths import routed
+from lowent.claims.ffn_bias import F1, variants
+from lowent.claims.ffn_sparsity import S1
+from lowent.claims.loss_spikes import S2
+from lowent.claims.low_entropy import L1, L2, L3, size_sweep
+from lowent.claims.residual_paths import R1, routed
 from lowent.config import ModelSpec
 from lowent.profiles import Profile
 
@@ -55,18 +57,23 @@ def _s2_runs(profile: Profile) -> dict:
 
 # The run set each claim's test reads (its own builder, or the part of it the test reads).
 BUILDERS: dict[str, Callable[[Profile], dict]] = {
-    "L1": size_sweep, "L2": size_sweep, "L3": size_sweep, "F1": variants, "R1": routed,
-    "S1": depth4_specs, "S2": _s2_runs}
+    L1.id: size_sweep, L2.id: size_sweep, L3.id: size_sweep, F1.id: variants, R1.id: routed,
+    S1.id: depth4_specs, S2.id: _s2_runs}
+
+def _ids(*claims: Claim) -> tuple[str, ...]:
+    return tuple(c.id for c in claims)
+
 
 SETTINGS = {s.name: s for s in (
     Setting("dropout0", "dropout 0", "dropout 0.1 in the FFNs and on the RNNs' output",
-            ("L1", "L2", "L3", "F1", "S1", "S2"), _dropout(lambda m: replace(m, dropout=0.0))),
+            _ids(L1, L2, L3, F1, S1, S2), _dropout(lambda m: replace(m, dropout=0.0))),
     Setting("rnn_nodrop", "RNNs without dropout", "dropout 0.1 on the RNNs' output (torch.nn's "
-            "one-layer GRU/LSTM apply none)", ("L2", "L3"), _rnn(lambda m: replace(m, dropout=0.0))),
-    Setting("preln", "pre-LN", "post-LN blocks", ("L1", "L2", "L3", "F1", "R1", "S1"),
+            "one-layer GRU/LSTM apply none)", _ids(L2, L3),
+            _rnn(lambda m: replace(m, dropout=0.0))),
+    Setting("preln", "pre-LN", "post-LN blocks", _ids(L1, L2, L3, F1, R1, S1),
             _transformer(lambda m: replace(m, norm="pre"))),
     Setting("matched_l4", "matched L = 4", "the matched Transformer at L = 1 (closest in "
-            "parameters to the GRU and to the LSTM of hidden size d)", ("L2", "L3"),
+            "parameters to the GRU and to the LSTM of hidden size d)", _ids(L2, L3),
             _transformer(lambda m: replace(m, layers=4) if m.layers == 1 else m)),
 )}
 
@@ -75,6 +82,8 @@ def claim_id(setting: Setting, claim: str) -> str:
     """The registry id of `claim` under `setting`, e.g. "X dropout 0: L1"."""
     return f"{setting.prefix}: {claim}"
 
+
+ORDER = 11  # in the report: after the paper's claims
 
 CLAIMS = tuple(
     Claim(id=claim_id(s, c), marker="sensitivity", runs=f"x_{s.name}_{c}",

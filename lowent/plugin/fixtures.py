@@ -114,10 +114,10 @@ def record_verdict(request, record_property, profile):
                               f"smallest reachable p is {verdict.min_p:.3g} >= alpha "
                               f"{verdict.alpha:g}")
         claim = claim_of(request.node)
-        if claim is not None and claim.id != verdict.claim:  # a claim's family reused (D1, X)
-            label = (claim.id if claim.id.endswith(f": {verdict.claim}")
-                     else f"{claim.id}: {verdict.claim}")
-            verdict = dataclasses.replace(verdict, claim=label)
+        if claim is not None:  # the family names no claim: the test's mark does
+            base = request.node.get_closest_marker("claim").kwargs.get("base")
+            verdict = dataclasses.replace(verdict, claim=f"{claim.id}: {base}" if base
+                                          else claim.id)
         expected = expected_outcome(request.node)
         stab = stability(verdict, len(profile.seeds))
         status = judge(verdict.outcome, expected, stab, verdict.alpha)

@@ -1,11 +1,16 @@
 """Claim tests and their marks: the markers registered from the registry (strict), each claim
-test tagged with its family marker and its id's ``-k`` keyword, and the tests of claims not
-judged in this session skipped."""
+test tagged with its family marker and its id's ``-k`` keyword, the default run (the claims
+of the markers in ``lowent.claims.NOT_DEFAULT`` left out unless selected), and the tests of
+claims not judged in this session skipped."""
 from __future__ import annotations
 
 import pytest
 
-from lowent.claims import Claim, get_claim, markers
+import os
+import re
+from pathlib import Path
+
+from lowent.claims import NOT_DEFAULT, Claim, get_claim, markers
 from lowent.config import SpecError
 from lowent.plugin.session import session_of
 
@@ -17,10 +22,10 @@ def claim_of(item) -> Claim | None:
 
 
 def _claim_id(mark) -> str:
-    if (len(mark.args) != 1 or set(mark.kwargs) - {"expect"}
+    if (len(mark.args) != 1 or set(mark.kwargs) - {"expect", "base"}
             or not isinstance(mark.args[0], str)):
         raise SpecError(f"@pytest.mark.claim takes one claim id, e.g. claim(\"L1\"), and "
-                        f"optionally expect=; got claim{mark.args!r}")
+                        f"optionally expect= and base=; got claim{mark.args!r}")
     return mark.args[0]
 
 
@@ -56,12 +61,50 @@ def pytest_pycollect_makeitem(collector, name, obj):
     return made
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
-    """Skip the claim tests of claims not judged in this session
-    (:meth:`ClaimsSession.not_judged`)."""
+    """After pytest's own ``-m``/``-k`` selection: leave out the claims of the markers the
+    default run does not train (:func:`outside_default_run`), then skip the tests of claims
+    not judged in this session (:meth:`ClaimsSession.not_judged`)."""
+    left_out = outside_default_run(config, items)
+    if left_out:
+        items[:] = [item for item in items if item not in left_out]
+        config.hook.pytest_deselected(items=left_out)
     session = session_of(config)
     for item in items:
         claim = claim_of(item)
         reason = None if claim is None else session.not_judged(claim.id)
         if reason is not None:
             item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def outside_default_run(config, items) -> list:
+    """The tests of claims whose marker is in ``lowent.claims.NOT_DEFAULT`` (robustness,
+    sensitivity, kl_loss: each retrains whole run sets) when no ``-m`` was given, except those
+    of a claim named exactly by a ``-k`` word (``-k F2``, ``-k D1_low``) or a test named by
+    its whole node id (parameter included: ``...::test_x[low]``): a researcher who names a
+    claim gets it. A file or a test's base name does not name its other parameters (L1's
+    test also checks D1 and the sensitivity settings). ``-m`` (any expression) replaces the
+    default, as an ``-m`` on the command line replaces one in the ini file."""
+    if config.option.markexpr:
+        return []
+    words = set(re.findall(r"[^\s()]+", config.option.keyword or "")) - {"and", "or", "not"}
+    named = {_node_id(config, arg) for arg in config.args} - {None}
+    out = []
+    for item in items:
+        claim = claim_of(item)
+        if claim is None or claim.marker not in NOT_DEFAULT or claim.keyword in words:
+            continue
+        if item.nodeid in named:
+            continue
+        out.append(item)
+    return out
+
+
+def _node_id(config, arg: str) -> str | None:
+    """A node id argument as the node id it names (None: a file, a directory, nothing)."""
+    path, sep, rest = str(arg).partition("::")
+    full = Path(config.invocation_params.dir, path)
+    if not sep or not full.is_file():
+        return None
+    return Path(os.path.relpath(full, config.rootpath)).as_posix() + sep + rest

@@ -70,10 +70,14 @@ class ClaimsSession:
 
         A layout other than faithful stands in for the paper's loop only where a recorded
         calibration shows it gives the same verdict (claims/README.md, "Verdicts judged on
-        faithful training"); where the two were compared and differ (``Profile.differs``),
-        the claim is skipped, its runs untrained, unless ``differing`` is ``judge``."""
+        faithful training"); where the two were compared and differ (the claim's entry says
+        ``trie="differs"``), the claim is skipped under the trie, its runs untrained, unless
+        ``differing`` is ``judge``."""
+        from lowent.claims import get_claim
+
         prof = self.profile
-        if claim_id not in prof.differs or self.differing == "judge":
+        if (prof.layout != "trie" or get_claim(claim_id).trie != "differs"
+                or self.differing == "judge"):
             return None
         return (f"not judged under the {prof.name} profile: its {prof.layout} verdict differs "
                 "from faithful training's (claims/CALIBRATION.md), and a shortcut layout stands "
