@@ -6,7 +6,7 @@ import pytest
 
 from lowent.claims import Claim
 from lowent.config import SpecError
-from lowent.stats import OUTCOMES
+from lowent.verdict import OUTCOMES
 
 
 def claim_marks(entry: Claim | str, expect: str = "holds", why: str = "",
@@ -61,7 +61,7 @@ def claim(entry: Claim | str, expect: str = "holds", why: str = ""):
 
     Args:
         entry: the claim's registry entry.
-        expect: the outcome the claim is expected to have (lowent.stats.OUTCOMES: holds,
+        expect: the outcome the claim is expected to have (lowent.verdict.OUTCOMES: holds,
             contradicted, not equivalent, inconclusive; claims/README.md, "Outcomes"). Any
             other than holds makes the test a strict xfail of that outcome; another outcome
             is judged by the stability rule (claims/README.md, "Expected outcomes on any

@@ -65,4 +65,4 @@ class TestEngineIsFaithfulWithDropout:
         record_figure(figures.epoch_curves(pair, "entropy", f"{fast} vs per-sample batches, "
                                            "d = 16, L = 1, dropout 0.1"))
         v = record_verdict(e1_family(H, KL, fast))
-        assert v.passed, str(v)
+        assert v.passed, v.outcome

@@ -44,4 +44,4 @@ class TestFFNDrivesTheBias:
             "Variants per seed (Fig. 4 right)", "KL(p_tgt || p_theta) (nats)",
             "H(p_theta) (nats)", (target_entropy, "H(p_tgt)")))
         v = record_verdict(f1_family(H, target_entropy))
-        assert v.passed, str(v)
+        assert v.passed, v.outcome

@@ -42,7 +42,7 @@ class TestLargerTransformersAreSparser:
                                       "Active and dead FFN neurons (Fig. 6 right)",
                                       "fraction of FFN neurons"))
         v = record_verdict(s1_family(activity, lowest, dead))
-        assert v.passed, str(v)
+        assert v.passed, v.outcome
 
     @claim(S1_FIGURES, expect="contradicted", why=S1_EXPECTED)
     def test_sparsity_figures_match_the_papers(self, runs, probes, record_verdict):
@@ -51,4 +51,4 @@ class TestLargerTransformersAreSparser:
         When [d = 64], only about 15% of neurons are activated on average for each input
         sequence, whereas for [d = 8], this number exceeds 40%." (Sec. 4.2)"""
         v = record_verdict(s1_figures_family(*_by_d(runs, probes)))
-        assert v.passed, str(v)
+        assert v.passed, v.outcome

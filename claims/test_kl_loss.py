@@ -27,4 +27,4 @@ class TestKLIsLinearInLoss:
             "KL vs training loss, a point per (d, L) (Fig. 4 right)",
             "training loss, last-15-epoch mean (nats/token)", "KL, last-15-epoch mean (nats)"))
         v = record_verdict(f2_family(points))
-        assert v.passed, str(v)
+        assert v.passed, v.outcome

@@ -38,7 +38,7 @@ class TestSparsityGrowsInJumps:
         record_figure(figures.event_trace(run, 0, ev[0], n, "d = 64, Adam, seed "
                                           f"{run.seeds[0]}: loss and dead neurons (Fig. 7)"))
         v = record_verdict(s2_family(share, [e["jumps"] for e in ev], [e["spikes"] for e in ev]))
-        assert v.passed, str(v)
+        assert v.passed, v.outcome
 
 
 class TestWhereSpikesOccur:
@@ -61,4 +61,4 @@ class TestWhereSpikesOccur:
                                               f"{label}, seed {r.seeds[0]}: training loss"))
         v = record_verdict(s4_family(by_d, {k: spikes_per_run(runs[k, 64]) for k in ("gru", "lstm")},
                                      spikes_per_run(runs["attention_only", 64])))
-        assert v.passed, str(v)
+        assert v.passed, v.outcome

@@ -62,7 +62,7 @@ class TestTransformersPreferLowEntropy:
                                            target_entropy))
         record_figure(figures.epoch_curves(curves, "kl", "KL over training (Fig. 2 left)"))
         v = record_verdict(l1_family(H, target_entropy))
-        assert v.passed, str(v)
+        assert v.passed, v.outcome
 
     @pytest.mark.parametrize("target", cases(L2, "contradicted", L2_EXPECTED, L2_D1, L2_X))
     def test_rnns_stay_near_the_target_while_matched_transformers_go_lower(
@@ -86,7 +86,7 @@ class TestTransformersPreferLowEntropy:
             "Final entropy against size (Fig. 2 centre)", "H(p_theta) (nats)",
             (target_entropy, "H(p_tgt)")))
         v = record_verdict(l2_family(H, KL, target_entropy))
-        assert v.passed, str(v)
+        assert v.passed, v.outcome
 
     @pytest.mark.parametrize("target", cases(L3, "contradicted", L3_EXPECTED, x=L3_X))
     def test_larger_transformers_are_more_deterministic(
@@ -106,4 +106,4 @@ class TestTransformersPreferLowEntropy:
                 (target_entropy, "H(p_tgt)") if metric == "entropy_nonsparse" else None))
         v = record_verdict(l3_family(by["mass_sparse"]["transformer"], by["entropy_nonsparse"],
                                      target_entropy))
-        assert v.passed, str(v)
+        assert v.passed, v.outcome

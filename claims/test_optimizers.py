@@ -34,4 +34,4 @@ class TestSecondOrderInformationDrivesSparsity:
                                               f"{o}, d = 64, seed {r.seeds[0]} (Fig. 8)"))
         kilosteps = runs["adam"].per_step["loss"].shape[1] / 1000
         v = record_verdict(s3_family(spikes, jumps, dead, kilosteps))
-        assert v.passed, str(v)
+        assert v.passed, v.outcome

@@ -35,11 +35,11 @@ class TestLargerTransformersPreferTheResidualPath:
                 "routing weight"))
         v = record_verdict(r1_family({d: f[0] for d, f in fr.items()},
                                      {d: f[1] for d, f in fr.items()}))
-        assert v.passed, str(v)
+        assert v.passed, v.outcome
 
     @claim(R1_FIGURES, expect="contradicted", why=R1_EXPECTED)
     def test_d64_routing_fractions_match_the_papers_figures(self, runs, probes, record_verdict):
         """R1 (figures). "when [d = 64], more than half of the weights are assigned values close
         to 0 ... nearly 30% of the [residual] weight values are close to 1" (Sec. 4.1)"""
         v = record_verdict(r1_figures_family(*route_fractions(probes(runs[64]))))
-        assert v.passed, str(v)
+        assert v.passed, v.outcome

@@ -37,10 +37,12 @@ import numpy as np
 from scipy import stats as sps
 
 from lowent import machine as machines
-from lowent.power import seeds_of, verdict_of
+from lowent.power import seeds_of
+from lowent.records import verdict_from_record
 from lowent.report import test_id
 from lowent.stability import Stability, stability
-from lowent.stats import ALPHA, holm_adjust
+from lowent.stats import ALPHA
+from lowent.verdict import holm_adjust
 
 VERDICTS = ("holds", "contradicted", "not equivalent", "inconclusive", "does not reproduce")
 
@@ -132,7 +134,7 @@ def flip_share(record: dict, outcome: str, n_seeds: int | None) -> float | None:
         return Stability.from_dict(v["stability"]).share(outcome)
     if not v.get("parts") or not n_seeds:
         return None
-    return stability(verdict_of(v), n_seeds).share(outcome)
+    return stability(verdict_from_record(v), n_seeds).share(outcome)
 
 
 def compare(old: dict, new: dict, alpha: float = ALPHA) -> dict:

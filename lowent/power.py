@@ -5,7 +5,7 @@ For every claim test with a verdict, each simulation draws n seeds with replacem
 run's seeds (one draw of seed indices shared by every part of the claim, so parts that read
 the same seeds stay paired), reruns every part's procedure on the resampled per-seed arrays
 (``Result.call``: the same function and arguments as the test) and joins them with
-:func:`lowent.stats.conjunction` into an outcome. This is a bootstrap of the measured seed
+:func:`lowent.verdict.conjunction` into an outcome. This is a bootstrap of the measured seed
 spread: the probabilities are those of a fresh run of n seeds *if the effects are the ones
 measured*, i.e. the power at the measured effect sizes (and, for a claim that does not hold,
 how often a cold run would flip its outcome). Parts whose observations are not per seed
@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-from lowent import stats
+from lowent.records import verdict_from_record
+from lowent.verdict import OUTCOMES
 from lowent.stability import bootstrap_draws, outcome_shares
 
 SIMULATIONS = 500
@@ -43,19 +44,12 @@ class PowerRow:
         return 1.0 - self.rates.get(self.observed, 0.0)
 
 
-def verdict_of(record: dict) -> stats.Verdict:
-    """A Verdict back from its dict in a results.json (``Verdict.to_dict``)."""
-    return stats.Verdict(claim=record["claim"], statement=record["statement"],
-                         parts={p["statement"]: stats.Result.from_dict(p)
-                                for p in record["parts"]})
-
-
 def simulate(verdict: dict, E: int, n: int, sims: int = SIMULATIONS,
              seed: int = POWER_SEED) -> tuple[dict[str, float], list[str]]:
     """Outcome rates of `sims` bootstrap runs of n seeds drawn from the E measured ones.
 
     Returns (outcome -> share, labels of the parts kept fixed)."""
-    stab = outcome_shares(verdict_of(verdict), E, bootstrap_draws(E, n, sims, seed))
+    stab = outcome_shares(verdict_from_record(verdict), E, bootstrap_draws(E, n, sims, seed))
     return stab.shares, list(stab.fixed)
 
 
@@ -87,7 +81,7 @@ def format_rows(rows: list[PowerRow]) -> str:
     out = ["| claim | outcome here | seeds | holds | contradicted | not equivalent | "
            "inconclusive | differs from here | kept fixed |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        cells = [f"{r.rates.get(o, 0.0):.2f}" for o in stats.OUTCOMES]
+        cells = [f"{r.rates.get(o, 0.0):.2f}" for o in OUTCOMES]
         out.append(f"| {r.claim} | {r.observed} | {r.seeds} | " + " | ".join(cells)
                    + f" | {r.flip:.2f} | {'; '.join(r.fixed) or '-'} |")
     return "\n".join(out)

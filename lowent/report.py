@@ -11,7 +11,7 @@ the page from a saved results.json. The results dict::
               trained: lowent.claims.engine_note), "doc" (the test's docstring:
               the paper's sentence), "outcome" (one of OUTCOMES),
               "pytest_outcome", "reason" (xfail/skip reason or error), "duration" (s),
-              "verdict" (Verdict.to_dict() or None), "figures" ([figure, ...])}
+              "verdict" (lowent.records.verdict_record or None), "figures" ([figure, ...])}
 
 A figure is plain data, drawn here with matplotlib (Agg) into inline PNGs::
 
@@ -37,7 +37,7 @@ from lowent.stability import UNSTABLE
 # compare refuses to compare different schemas.
 SCHEMA = 3
 
-# A claim's verdict (lowent.stats.OUTCOMES), or what stopped the test from reaching one.
+# A claim's verdict (lowent.verdict.OUTCOMES), or what stopped the test from reaching one.
 OUTCOMES = ("holds", "contradicted", "not equivalent", "inconclusive", "error", "skipped")
 _COLOURS = {"holds": "#1a7f37", "contradicted": "#cf222e", "not equivalent": "#b35900",
             "inconclusive": "#9a6700", "error": "#cf222e", "skipped": "#6e7781",
@@ -96,7 +96,7 @@ def expected_cell(verdict: dict) -> str:
 def across_claims(claims: list[dict], alpha: float = 0.05) -> dict[str, bool]:
     """nodeid -> whether a holding claim survives Holm's correction over every claim test
     with a verdict in the run (each claim's p-value: its largest part's)."""
-    from lowent.stats import holm_adjust
+    from lowent.verdict import holm_adjust
 
     ps = {c["nodeid"]: c["verdict"]["p_value"] for c in claims
           if c.get("verdict") and c["verdict"].get("p_value") is not None}

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lowent import stats
+from lowent import exact, stats
+from lowent.verdict import Verdict, conjunction
 
 DRAWS = 200  # predictive draws per verdict (Monte Carlo error of a share of 0.05: 0.015)
 DRAW_SEED = 0  # the draws' generator: the same data give the same draws, hence the same decision
@@ -83,7 +84,7 @@ def rerun_on(result: stats.Result, arrays: list) -> stats.Result:
     """The part's procedure (``Result.call``) on other per-seed arrays, in the order of its
     data."""
     call = result.call
-    fn = getattr(stats, call["fn"])
+    fn = getattr(stats, call["fn"], None) or getattr(exact, call["fn"])
     if call.get("groups"):
         return fn(arrays, **call["kw"])
     return fn(*arrays, **call["kw"])
@@ -108,7 +109,7 @@ class Stability:
         return cls(shares=dict(d["shares"]), draws=int(d["draws"]), fixed=tuple(d.get("fixed", ())))
 
 
-def _shares(verdict: stats.Verdict, n_seeds: int, draws) -> Stability:
+def _shares(verdict: Verdict, n_seeds: int, draws) -> Stability:
     """The verdict's family rerun on each draw (a function part -> its arrays for that
     draw); a draw whose data a procedure cannot take gives that part no evidence (p = 1
     both ways)."""
@@ -125,9 +126,9 @@ def _shares(verdict: stats.Verdict, n_seeds: int, draws) -> Stability:
                 try:
                     family[label] = rerun_on(parts[label], arrays_of(parts[label]))
                 except ValueError:
-                    family[label] = parts[label].replace(p_value=1.0, p_opposite=(
-                        None if parts[label].p_opposite is None else 1.0))
-            v = stats.conjunction(family, claim=verdict.claim, statement=verdict.statement,
+                    family[label] = parts[label].replace(pvalue=1.0, pvalue_opposite=(
+                        None if parts[label].pvalue_opposite is None else 1.0))
+            v = conjunction(family, claim=verdict.claim, statement=verdict.statement,
                                   alpha=verdict.alpha)
             counts[v.outcome] = counts.get(v.outcome, 0) + 1
             total += 1
@@ -135,7 +136,7 @@ def _shares(verdict: stats.Verdict, n_seeds: int, draws) -> Stability:
                      draws=total, fixed=fixed)
 
 
-def outcome_shares(verdict: stats.Verdict, n_seeds: int, idx: np.ndarray) -> Stability:
+def outcome_shares(verdict: Verdict, n_seeds: int, idx: np.ndarray) -> Stability:
     """The verdict's family rerun on each row of seed indices `idx` ([draws, n]), the same
     rows for every part (the bootstrap of ``lowent power``)."""
     def rows():
@@ -145,7 +146,7 @@ def outcome_shares(verdict: stats.Verdict, n_seeds: int, idx: np.ndarray) -> Sta
     return _shares(verdict, n_seeds, rows())
 
 
-def predictive_shares(verdict: stats.Verdict, n_seeds: int, draws: int = DRAWS,
+def predictive_shares(verdict: Verdict, n_seeds: int, draws: int = DRAWS,
                       seed: int = DRAW_SEED) -> Stability:
     """The verdict's family rerun on `draws` fresh runs drawn from the posterior predictive
     of its per-seed arrays (:func:`draw_like`, by what the part's procedure reads). An
@@ -170,7 +171,7 @@ def predictive_shares(verdict: stats.Verdict, n_seeds: int, draws: int = DRAWS,
     return _shares(verdict, n_seeds, (one_draw() for _ in range(draws)))
 
 
-def stability(verdict: stats.Verdict, n_seeds: int, draws: int = DRAWS,
+def stability(verdict: Verdict, n_seeds: int, draws: int = DRAWS,
               seed: int = DRAW_SEED) -> Stability:
     """The outcomes of `verdict`'s family over `draws` predictive draws of its `n_seeds`
     seeds' numbers (claims/README.md, "Expected outcomes on any machine")."""

@@ -57,3 +57,15 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
     return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+
+
+def rejects(result, alpha: float = 0.05) -> bool:
+    """Whether a procedure's result rejects its null at `alpha` (a claim's part passes)."""
+    return bool(result.pvalue < alpha)
+
+
+def rejection_rate(experiment, n_sim: int, seed: int = 0, alpha: float = 0.05) -> float:
+    """Fraction of `n_sim` simulated experiments (rng -> Result) that reject at `alpha`: the
+    false-positive rate on null data, the power on data with an effect."""
+    rng = np.random.default_rng(seed)
+    return float(np.mean([rejects(experiment(rng), alpha) for _ in range(n_sim)]))

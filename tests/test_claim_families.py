@@ -12,7 +12,8 @@ from lowent.claims.loss_spikes import s2_family, s4_family
 from lowent.claims.low_entropy import KINDS, l1_family, l2_family, l3_family
 from lowent.claims.optimizers import s3_family
 from lowent.claims.residual_paths import r1_family, r1_figures_family
-from lowent.stats import Verdict
+from lowent.records import describe_verdict, verdict_record
+from lowent.verdict import Verdict
 
 SEEDS = 10
 SIZES = (8, 16, 32, 64)
@@ -33,9 +34,9 @@ def check(planted: Verdict, none: Verdict, claim: str):
     """`claim`'s family on planted data holds, on data without the effect it does not; the
     family names no claim (the test that records it does)."""
     assert planted.claim == none.claim == ""
-    assert planted.passed and planted.outcome == "holds", str(planted)
-    assert not none.passed and none.outcome != "holds", str(none)
-    assert planted.min_p < planted.alpha
+    assert planted.passed and planted.outcome == "holds", describe_verdict(planted)
+    assert not none.passed and none.outcome != "holds", describe_verdict(none)
+    assert planted.min_pvalue < planted.alpha
 
 
 def test_l1():
@@ -158,7 +159,7 @@ def test_families_are_pure(family):
     """The same per-seed data gives the same verdict, to the bit."""
     H = by_d([3.70, 3.65, 3.58, 3.55]) if family is l1_family else {
         v: seeds(H_TGT, seed=i) for i, v in enumerate(VARIANTS)}
-    assert family(H, H_TGT).to_dict() == family(H, H_TGT).to_dict()
+    assert verdict_record(family(H, H_TGT)) == verdict_record(family(H, H_TGT))
 
 
 def test_aa_rate_holds_alpha_on_exchangeable_seeds_and_finds_a_planted_split():

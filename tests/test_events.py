@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from lowent import events, stats
+from lowent import events, exact
+from tests.helpers import rejection_rate, rejects
 
 STEPS = 12_800  # steps of a 100-epoch run
 
@@ -141,23 +142,23 @@ class TestCoincidenceTest:
     def test_matches_the_detector_window(self):
         a, b = self._seeds(np.random.default_rng(3), 5, coupled=False)
         b = [np.concatenate([y, x[:1] - 30]) for x, y in zip(a, b)]
-        v = stats.coincidence(a, b, events.COINCIDE_BEFORE, events.COINCIDE_AFTER, n_perm=9)
+        v = exact.coincidence(a, b, events.COINCIDE_BEFORE, events.COINCIDE_AFTER, n_perm=9)
         assert v.statistic == sum(events.coincide(x, y).sum() for x, y in zip(a, b))
 
     def test_planted_coincidences_are_found(self):
         a, b = self._seeds(np.random.default_rng(0), 10, coupled=True)
-        v = stats.coincidence(a, b, 64, 64, n_perm=999)
-        assert v.passed and v.statistic == 30 and v.p_value < 0.01
-        v5 = stats.coincidence(a[:5], b[:5], 64, 64)  # all 120 pairings of 5 seeds
-        assert v5.passed and v5.p_value == v5.min_p == 1 / 120
+        v = exact.coincidence(a, b, 64, 64, n_perm=999)
+        assert rejects(v) and v.statistic == 30 and v.pvalue < 0.01
+        v5 = exact.coincidence(a[:5], b[:5], 64, 64)  # all 120 pairings of 5 seeds
+        assert rejects(v5) and v5.pvalue == v5.min_pvalue == 1 / 120
 
     def test_false_positive_rate_on_independent_events(self):
         def experiment(rng):
             a, b = self._seeds(rng, 10, coupled=False)
-            return stats.coincidence(a, b, 64, 64, n_perm=199,
+            return exact.coincidence(a, b, 64, 64, n_perm=199,
                                      seed=int(rng.integers(1 << 30)))
 
-        rate = stats.rejection_rate(experiment, 1000, seed=1)
+        rate = rejection_rate(experiment, 1000, seed=1)
         assert rate <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / 1000), rate
 
     @pytest.mark.parametrize("n_seeds", [5, 10])
@@ -168,34 +169,34 @@ class TestCoincidenceTest:
         def experiment(rng):
             a = [np.sort(rng.choice(1000, 3, replace=False)) for _ in range(n_seeds)]
             b = [np.sort(rng.choice(1000, 4, replace=False)) for _ in range(n_seeds)]
-            return stats.coincidence(a, b, 64, 64, n_perm=199, seed=int(rng.integers(1 << 30)))
+            return exact.coincidence(a, b, 64, 64, n_perm=199, seed=int(rng.integers(1 << 30)))
 
-        rate = stats.rejection_rate(experiment, 1000, seed=2)
+        rate = rejection_rate(experiment, 1000, seed=2)
         assert rate <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / 1000), rate
 
     def test_no_events_is_not_evidence(self):
         empty = [np.zeros(0, dtype=np.int64)] * 3
-        assert not stats.coincidence(empty, empty, 8, 64, n_perm=99).passed
+        assert not rejects(exact.coincidence(empty, empty, 8, 64, n_perm=99))
 
 
 class TestRateTests:
     def test_rate_below_controls_false_positives_at_the_bound(self):
         # counts drawn at exactly the bound: "below" must be claimed at most alpha of the time
-        rate = stats.rejection_rate(
-            lambda rng: stats.rate_below(rng.poisson(0.05 * 12.8, 10), 12.8, 0.05), 4000)
+        rate = rejection_rate(
+            lambda rng: exact.rate_below(rng.poisson(0.05 * 12.8, 10), 12.8, 0.05), 4000)
         assert rate <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / 4000), rate
 
     def test_rate_below_with_no_events(self):
-        v = stats.rate_below(np.zeros(10), 12.8, 0.05)
-        assert v.passed and v.effect == 0 and v.ci[1] == pytest.approx(3.0 / 128, rel=0.01)
-        assert not stats.rate_below([0, 0, 3, 0, 0, 0, 1, 0, 0, 0], 12.8, 0.05).passed
+        v = exact.rate_below(np.zeros(10), 12.8, 0.05)
+        assert rejects(v) and v.effect == 0 and v.ci[1] == pytest.approx(3.0 / 128, rel=0.01)
+        assert not rejects(exact.rate_below([0, 0, 3, 0, 0, 0, 1, 0, 0, 0], 12.8, 0.05))
 
     def test_more_often_controls_false_positives(self):
-        rate = stats.rejection_rate(
-            lambda rng: stats.more_often(rng.random(10) < 0.05, 0.05), 4000)
+        rate = rejection_rate(
+            lambda rng: exact.more_often(rng.random(10) < 0.05, 0.05), 4000)
         assert rate <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / 4000), rate
-        assert stats.more_often(np.ones(10, bool), 0.05).passed
-        assert not stats.more_often(np.zeros(10, bool), 0.05).passed
+        assert rejects(exact.more_often(np.ones(10, bool), 0.05))
+        assert not rejects(exact.more_often(np.zeros(10, bool), 0.05))
 
 
 def test_per_seed_reads_a_logged_run():

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lowent import compare, machine, stats
+from lowent import compare, machine, stats, verdict
+from lowent.records import verdict_record
 from lowent.cache import Cache, machines_of
 from tests.test_cache import SPEC, CountingTrain, entry
 
@@ -65,14 +66,14 @@ def test_a_cache_shared_by_two_machines_is_reported_as_mixed(tmp_path):
 
 
 def _report(runs_machine, x, outcome=None):
-    v = stats.conjunction({"below": stats.one_sample(x, 3.61, "less")}, claim="L1",
+    v = verdict.conjunction({"below": stats.one_sample(x, 3.61, "less")}, claim="L1",
                           statement="H < H(p_tgt)")
     env = {"schema": 3, "profile": "quick", "seeds": f"{len(x)} per configuration",
            "PyTorch": "2.13.0+cpu", "PyTorch build": "CPU", "training code": "0.1.0+abc",
            "run machines": [runs_machine]}
     return {"environment": env, "claims": [{
         "nodeid": "claims/test_low_entropy.py::test_l1[base]", "claim": "L1",
-        "outcome": outcome or v.outcome, "verdict": v.to_dict(), "figures": []}]}
+        "outcome": outcome or v.outcome, "verdict": verdict_record(v), "figures": []}]}
 
 
 def test_compare_expects_bits_only_on_the_same_machine_and_build(tmp_path, capsys):

@@ -4,7 +4,8 @@ import json
 import numpy as np
 import pytest
 
-from lowent import power, stats
+from lowent import exact, power, stats, verdict
+from lowent.records import result_from_record, verdict_record
 from lowent.cli import main
 from lowent.stability import rerun
 
@@ -12,38 +13,38 @@ from lowent.stability import rerun
 def _results(verdicts, seeds=5):
     return {"environment": {"seeds": f"{seeds} per configuration (0-{seeds - 1})"},
             "claims": [{"nodeid": f"t::{i}", "claim": v.claim, "outcome": v.outcome,
-                        "verdict": v.to_dict()} for i, v in enumerate(verdicts)]}
+                        "verdict": verdict_record(v)} for i, v in enumerate(verdicts)]}
 
 
 def _verdict(shift, rng, x=None):
     x = rng.normal(shift, 1.0, 5) if x is None else x
-    return stats.conjunction(
+    return verdict.conjunction(
         {"above": stats.one_sample(x, 0.0, "greater"),
-         "rising": stats.trend([x, x + 0.5, x + 1.0], "increasing"),
+         "rising": exact.trend([x, x + 0.5, x + 1.0], "increasing"),
          "near": stats.equivalence(x - shift, 0.0, 3.0),
-         "rate": stats.rate_below(np.zeros(5), 12.8, 0.05),
+         "rate": exact.rate_below(np.zeros(5), 12.8, 0.05),
          "line": stats.pearson(np.arange(12.0), np.arange(12.0) ** 1.1, null=0.8)},
         claim="X", statement="fake")
 
 
 def test_rerunning_a_part_on_its_own_seeds_gives_its_result():
     """Every procedure's `call` reproduces the stored result on the identity resample."""
-    v = _verdict(2.0, np.random.default_rng(0)).to_dict()
+    v = verdict_record(_verdict(2.0, np.random.default_rng(0)))
     for part in v["parts"]:
         if part["call"] is None:
             continue
-        again = rerun(stats.Result.from_dict(part), np.arange(5)).to_dict()
-        assert again["p_value"] == part["p_value"] and again["statistic"] == part["statistic"]
+        again = rerun(result_from_record(part), np.arange(5))
+        assert again.pvalue == part["p_value"] and again.statistic == part["statistic"]
 
 
 def test_a_strong_effect_holds_in_every_resample_and_a_null_rarely():
     rng = np.random.default_rng(1)
     strong = _verdict(3.0, rng)
     null = _verdict(0.0, rng, x=np.array([-1.0, -0.5, 0.0, 0.5, 1.0]))  # mean exactly 0
-    rates, fixed = power.simulate(strong.to_dict(), 5, 10, sims=100)
+    rates, fixed = power.simulate(verdict_record(strong), 5, 10, sims=100)
     assert rates == {"holds": 1.0}
     assert fixed == ["line"]  # 12 configurations, not 5 seeds: kept at its measured result
-    null_rates, _ = power.simulate(null.to_dict(), 5, 5, sims=100)
+    null_rates, _ = power.simulate(verdict_record(null), 5, 5, sims=100)
     assert null_rates.get("holds", 0.0) < 0.2
 
 

@@ -8,7 +8,8 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 
-from lowent import compare, report, stats
+from lowent import compare, exact, report, stats, verdict
+from lowent.records import verdict_record
 from lowent.claims import CLAIMS
 from tests.helpers import run_cli
 
@@ -16,12 +17,12 @@ FAKE_CLAIMS = '''
 import numpy as np
 import pytest
 
-from lowent import stats
+from lowent import exact, stats, verdict
 
 def _verdict(claim, shift):
     x = np.linspace(0.1, 0.2, 5) + shift
-    return stats.conjunction({"above 0": stats.one_sample(x, 0.0, "greater"),
-                              "increasing": stats.trend([x, x + 1, x + 2], "increasing")},
+    return verdict.conjunction({"above 0": stats.one_sample(x, 0.0, "greater"),
+                              "increasing": exact.trend([x, x + 1, x + 2], "increasing")},
                              claim=claim, statement="a fake claim", paper="paper: 40%",
                              ours=f"ours: {x.mean():.3f}")
 
@@ -119,13 +120,13 @@ def parse(text: str) -> _Page:
 
 def fake_results(shift=0.0, outcome_of_first="holds", error=True):
     x = np.linspace(3.5, 3.6, 10) + shift
-    v = stats.conjunction({"below": stats.one_sample(x, 3.61, "less"),
-                           "decreasing": stats.trend([x, x - 1, x - 2], "decreasing")},
+    v = verdict.conjunction({"below": stats.one_sample(x, 3.61, "less"),
+                           "decreasing": exact.trend([x, x - 1, x - 2], "decreasing")},
                           claim="L1", statement="H < H(p_tgt)", paper="below", ours="3.55")
     rec = {"nodeid": "claims/test_low_entropy.py::test_l1", "claim": "L1",
            "marker": "low_entropy", "sentence": "Larger Transformers end below",
            "doc": 'L1. "quote"', "outcome": outcome_of_first, "pytest_outcome": "passed",
-           "reason": "", "duration": 1.5, "verdict": v.to_dict(),
+           "reason": "", "duration": 1.5, "verdict": verdict_record(v),
            "figures": [{"kind": "scatter", "title": "scatter <b>", "xlabel": "KL (nats)",
                         "ylabel": "H (nats)", "series": [{"label": "T", "x": [0.1, 0.2],
                                                           "y": [3.5, 3.6]}]}]}
@@ -272,7 +273,7 @@ import numpy as np
 import pytest
 
 from claims.marks import claim
-from lowent import stats
+from lowent import exact, stats, verdict
 
 
 @pytest.fixture
@@ -289,7 +290,7 @@ def test_fixture_raises(broken):
 def test_nan_data(record_verdict):
     """L2. fake"""
     x = np.array([0.1, np.nan, 0.2])
-    v = record_verdict(stats.conjunction({"below": stats.one_sample(x, 0.5, "less")},
+    v = record_verdict(verdict.conjunction({"below": stats.one_sample(x, 0.5, "less")},
                                          claim="L2", statement="fake"))
     assert v.passed
 
@@ -298,9 +299,9 @@ def test_nan_data(record_verdict):
 def test_nan_p_value(record_verdict):
     """S1. fake: a family whose test returns a NaN p-value"""
     nan = float("nan")
-    part = stats.Result(procedure="fake", statistic=nan, p_value=nan, alpha=0.05, n=3,
-                        effect=nan, effect_name="fake", ci=(nan, nan))
-    v = record_verdict(stats.Verdict(claim="S1", statement="fake", parts={"fake": part}))
+    part = stats.Result(procedure="fake", statistic=nan, pvalue=nan, n=3, effect=nan,
+                        effect_name="fake", ci=(nan, nan))
+    v = record_verdict(verdict.Verdict(claim="S1", statement="fake", parts={"fake": part}))
     assert v.passed
 
 
@@ -312,7 +313,7 @@ def test_body_raises():
 
 def _above_when_claimed_below(claim_id):
     x = np.linspace(0.1, 0.2, 5)
-    return stats.conjunction({"below": stats.one_sample(x, 0.0, "less")}, claim=claim_id,
+    return verdict.conjunction({"below": stats.one_sample(x, 0.0, "less")}, claim=claim_id,
                              statement="fake")
 
 
@@ -331,7 +332,7 @@ def test_outcome_changed(record_verdict):
 @claim("S4", expect="inconclusive", why="too few events")
 def test_cannot_reach_alpha(record_verdict):
     """S4. fake: a Poisson test of 'no events' over too little exposure to ever pass"""
-    v = record_verdict(stats.conjunction({"none": stats.rate_below(np.zeros(2), 1.0, 0.05)},
+    v = record_verdict(verdict.conjunction({"none": exact.rate_below(np.zeros(2), 1.0, 0.05)},
                                          claim="S4", statement="fake"))
     assert v.passed
 '''

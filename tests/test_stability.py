@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from lowent import stats
+from lowent import exact, stats, verdict
 from lowent.stability import (AS_EXPECTED, CHANGED, COUNTS, EVENTS, UNSTABLE, VALUES,
                               Stability, bootstrap_draws, describe, draw_like, judge,
                               outcome_shares, stability)
@@ -23,8 +23,8 @@ from lowent.stability import (AS_EXPECTED, CHANGED, COUNTS, EVENTS, UNSTABLE, VA
 ALPHA = stats.ALPHA
 
 
-def _family(part: stats.Result, claim="X") -> stats.Verdict:
-    return stats.conjunction({"part": part}, claim=claim, statement="planted")
+def _family(part: stats.Result, claim="X") -> verdict.Verdict:
+    return verdict.conjunction({"part": part}, claim=claim, statement="planted")
 
 
 def rule_failure_rate(make, n: int, sims: int, seed: int = 0) -> float:
@@ -70,7 +70,7 @@ def _tost(n, margin=1.0):
 def _trend(n, step, perms=199):
     def make(rng):
         groups = [rng.normal(k * step, 1.0, n) for k in range(4)]
-        return _family(stats.trend(groups, "increasing", n_perm=perms))
+        return _family(exact.trend(groups, "increasing", n_perm=perms))
     return make
 
 
@@ -78,13 +78,13 @@ def _poisson(n, exposure=12.8, bound=0.05):
     # "no events": passes (with 5 seeds) only when no run has one; half the time at a rate
     # of ln 2 over the seeds' exposure
     rate = math.log(2) / (n * exposure)
-    return lambda rng: _family(stats.rate_below(rng.poisson(rate * exposure, n), exposure, bound))
+    return lambda rng: _family(exact.rate_below(rng.poisson(rate * exposure, n), exposure, bound))
 
 
 def _binomial(n, rate=0.05, q=0.31):
     # "more runs with an event than the false-alarm rate": with 5 seeds it passes with two
     # runs or more, about half the time when each run has one with probability 0.31
-    return lambda rng: _family(stats.more_often(rng.random(n) < q, rate))
+    return lambda rng: _family(exact.more_often(rng.random(n) < q, rate))
 
 
 # name -> (seeds, family, simulated pairs in the default run; $LOWENT_RULE_SIMS sets them all,
@@ -158,14 +158,14 @@ def test_a_mean_spreads_over_predictive_draws_as_over_two_runs():
 
 def test_parts_reading_one_array_see_the_same_draw():
     x = np.random.default_rng(5).normal(1.0, 1.0, 5)
-    v = stats.conjunction({"above": stats.one_sample(x, 0.0, "greater"),
+    v = verdict.conjunction({"above": stats.one_sample(x, 0.0, "greater"),
                            "above again": stats.one_sample(x, 0.0, "greater")},
                           claim="X", statement="planted")
     stab = stability(v, 5, draws=100)
     assert set(stab.shares) <= {"holds", "inconclusive", "contradicted"}
     # the two parts are one test twice: a draw that holds one holds both, so the family
     # holds as often as the test alone (Holm over two opposite parts differs; holds does not)
-    once = stats.conjunction({"above": stats.one_sample(x, 0.0, "greater")},
+    once = verdict.conjunction({"above": stats.one_sample(x, 0.0, "greater")},
                              claim="X", statement="planted")
     assert 0 < stab.share("holds") == stability(once, 5, draws=100).share("holds") < 1
 
@@ -182,7 +182,7 @@ def test_judge_and_describe():
 
 def test_parts_not_per_seed_keep_their_result_and_degenerate_draws_give_no_evidence():
     x = np.array([1.0, 1.0, 1.0, 1.0, 5.0])  # most draws see no spread
-    v = stats.conjunction({"above": stats.one_sample(x, 0.5, "greater"),
+    v = verdict.conjunction({"above": stats.one_sample(x, 0.5, "greater"),
                            "line": stats.pearson(np.arange(12.0), np.arange(12.0) ** 1.1,
                                                  null=0.8)},
                           claim="X", statement="planted")

@@ -1,13 +1,15 @@
 """Statistical procedures: false-positive rate on simulated null data at most alpha (plus
-Monte Carlo error), power on simulated effects, and the Result and Verdict records."""
+Monte Carlo error), power on simulated effects, verdicts, and their records."""
 import math
 
 import numpy as np
 from scipy import stats as sps
 import pytest
 
-from lowent import stats
-from lowent.stats import ALPHA, rejection_rate
+from lowent import exact, stats, verdict
+from lowent.records import describe_result, reason, result_record, verdict_record
+from lowent.stats import ALPHA
+from tests.helpers import rejection_rate, rejects
 
 N_SIM = 2000  # simulated experiments per procedure
 SEEDS = 10  # observations per group, as in the paper profile
@@ -40,7 +42,7 @@ def test_two_sample_false_positive_rate_with_unequal_variances(noise):
 def test_trend_false_positive_rate(noise):
     f = NULLS[noise]
     rate = rejection_rate(
-        lambda rng: stats.trend([f(rng, SEEDS) for _ in range(4)], "decreasing"), N_SIM, seed=3)
+        lambda rng: exact.trend([f(rng, SEEDS) for _ in range(4)], "decreasing"), N_SIM, seed=3)
     assert rate <= MC_BOUND
 
 
@@ -69,8 +71,8 @@ def test_two_sample_equivalence_power_and_degenerate_groups():
     power = rejection_rate(lambda rng: stats.equivalence_two(
         rng.normal(size=SEEDS), rng.normal(size=SEEDS), 1.5), 500, seed=8)
     assert power > 0.8
-    assert stats.equivalence_two(np.zeros(5), np.ones(5), 2).passed  # no spread: exact
-    assert not stats.equivalence_two(np.zeros(5), np.full(5, 3.0), 2).passed
+    assert rejects(stats.equivalence_two(np.zeros(5), np.ones(5), 2))  # no spread: exact
+    assert not rejects(stats.equivalence_two(np.zeros(5), np.full(5, 3.0), 2))
 
 
 def test_pearson_false_positive_rate():
@@ -81,20 +83,20 @@ def test_pearson_false_positive_rate():
 
 def test_holm_keeps_the_family_wise_error_rate():
     def family(rng):
-        vs = stats.holm({i: stats.one_sample(rng.normal(size=SEEDS), 0.0, "less")
-                         for i in range(4)})
-        return min(vs.values(), key=lambda r: r.p_value)  # passes iff any test of the family does
+        ps = [stats.one_sample(rng.normal(size=SEEDS), 0.0, "less").pvalue for _ in range(4)]
+        return min(verdict.holm_adjust(ps)) < ALPHA  # any test of the family passes
 
-    assert rejection_rate(family, N_SIM, seed=6) <= MC_BOUND
+    rng = np.random.default_rng(6)
+    assert np.mean([family(rng) for _ in range(N_SIM)]) <= MC_BOUND
 
 
 def test_holm_adjusts_step_down():
     vs = [stats.one_sample(np.array([0.1, 0.2, 0.15, 0.12]) - s, 0.0, "less") for s in (0, 1, 2)]
-    adj = stats.holm(dict(enumerate(vs))).values()
-    p = sorted(v.p_value for v in vs)
+    adj = verdict.holm_adjust([v.pvalue for v in vs])
+    p = sorted(v.pvalue for v in vs)
     expected = sorted([min(1, 3 * p[0]), min(1, max(3 * p[0], 2 * p[1])),
                        min(1, max(3 * p[0], 2 * p[1], p[2]))])
-    np.testing.assert_allclose(sorted(v.p_value for v in adj), expected)
+    np.testing.assert_allclose(sorted(adj), expected)
 
 
 # Power on simulated effects (Cohen's d = effect / seed SD). A procedure that never rejects
@@ -108,7 +110,7 @@ def test_one_sample_power(d, n, at_least):
 
 
 def test_trend_power_for_a_steady_decrease():
-    power = rejection_rate(lambda rng: stats.trend(
+    power = rejection_rate(lambda rng: exact.trend(
         [rng.normal(-0.5 * i, 1, SEEDS) for i in range(4)], "decreasing"), 1000, seed=8)
     assert power >= 0.9
 
@@ -121,76 +123,72 @@ def test_equivalence_power_when_truly_equal():
 
 def test_result_record_and_degenerate_inputs():
     v = stats.one_sample([3.5, 3.52, 3.49, 3.51], 3.61, "less")
-    assert v.passed and v.n == 4 and v.effect == pytest.approx(-0.105)
-    assert v.ci[0] < v.effect < v.ci[1] < 0 and v.confidence_interval() == v.ci
-    d = v.to_dict()
+    assert rejects(v) and v.n == 4 and v.effect == pytest.approx(-0.105)
+    assert v.ci[0] < v.effect < v.ci[1] < 0
+    assert not hasattr(v, "passed") and not hasattr(v, "alpha")  # statistics only
+    d = result_record(v, ALPHA)
     assert d["test"] == v.procedure and d["passed"] and d["data"]["x"] == [3.5, 3.52, 3.49, 3.51]
-    assert "passes" in str(v) and not hasattr(v, "claim")  # statistics only
+    assert d["p_value"] == v.pvalue and d["alpha"] == ALPHA
+    assert describe_result(v, ALPHA).startswith("passes (one-sided one-sample t-test")
     # zero variance: the answer is exact rather than nan
-    assert stats.one_sample([1.0, 1.0, 1.0], 2.0, "less").passed
-    assert not stats.one_sample([3.0, 3.0, 3.0], 2.0, "less").passed
+    assert rejects(stats.one_sample([1.0, 1.0, 1.0], 2.0, "less"))
+    assert not rejects(stats.one_sample([3.0, 3.0, 3.0], 2.0, "less"))
     with pytest.raises(ValueError, match="finite"):
         stats.one_sample([1.0, float("nan")], 0.0, "less")
     with pytest.raises(ValueError, match="3 ordered groups"):
-        stats.trend([[1, 2], [3, 4]], "increasing")
-
-
-def test_bootstrap_ci_is_reproducible_and_covers_the_mean():
-    x = np.random.default_rng(0).normal(1.0, 0.1, 20)
-    a, b = stats.bootstrap_ci(x), stats.bootstrap_ci(x)
-    assert a == b and a[0] < x.mean() < a[1]
+        exact.trend([[1, 2], [3, 4]], "increasing")
 
 
 def test_conjunction_is_an_intersection_union_test_with_four_outcomes():
     strong = stats.one_sample([3.40, 3.42, 3.41, 3.43, 3.39], 3.61, "less")
     weak = stats.one_sample([3.60, 3.615, 3.605, 3.62, 3.598], 3.61, "less")
     opposite = stats.one_sample([3.70, 3.72, 3.71, 3.73, 3.69], 3.61, "less")
-    both = stats.conjunction({"a": strong, "b": strong}, claim="X", statement="s")
+    both = verdict.conjunction({"a": strong, "b": strong}, claim="X", statement="s")
     assert both.passed and len(both.parts) == 2 and both.claim == "X"
-    assert both.outcome == "holds" and both.p_value == strong.p_value  # no correction
-    mixed = stats.conjunction({"a": strong, "b": weak}, claim="X", statement="s", paper="p",
+    assert both.outcome == "holds" and both.pvalue == strong.pvalue  # no correction
+    mixed = verdict.conjunction({"a": strong, "b": weak}, claim="X", statement="s", paper="p",
                               ours="o")
     assert not mixed.passed and mixed.outcome == "inconclusive"
-    assert "not shown: b" in mixed.reason
+    assert "not shown: b" in reason(mixed)
     assert list(mixed.parts) == ["a", "b"]  # labels and order kept
-    assert mixed.weakest.p_value == mixed.p_value == max(v.p_value for v in mixed.parts.values())
-    assert mixed.parts["a"].p_value == strong.p_value  # each part at alpha, unadjusted
-    against = stats.conjunction({"a": strong, "b": opposite}, claim="X", statement="s")
+    assert mixed.weakest.pvalue == mixed.pvalue == max(v.pvalue for v in mixed.parts.values())
+    assert mixed.parts["a"].pvalue == strong.pvalue  # each part at alpha, unadjusted
+    against = verdict.conjunction({"a": strong, "b": opposite}, claim="X", statement="s")
     assert against.outcome == "contradicted" and against.part_outcomes() == {
         "a": "supported", "b": "against"}
-    assert "against: b" in against.reason
+    assert "against: b" in reason(against)
     # "against" is Holm-corrected over the parts: an opposite p of 0.03 is not enough
     # beside a second part with an opposite.
-    borderline = weak.replace(p_opposite=0.03)
-    assert stats.conjunction({"b": borderline}, claim="X", statement="s").outcome == "contradicted"
-    assert stats.conjunction({"b": borderline, "c": weak}, claim="X",
+    borderline = weak.replace(pvalue_opposite=0.03)
+    assert verdict.conjunction({"b": borderline}, claim="X", statement="s").outcome == "contradicted"
+    assert verdict.conjunction({"b": borderline, "c": weak}, claim="X",
                              statement="s").outcome == "inconclusive"
     outside = stats.equivalence([3.70, 3.72, 3.71, 3.73, 3.69], 3.61, 0.05)
     straddle = stats.equivalence([3.55, 3.70, 3.60, 3.68, 3.62], 3.61, 0.05)
     for part, where in ((outside, "outside the margin"), (straddle, "straddles the margin")):
-        v = stats.conjunction({"a": weak, "e": part}, claim="X", statement="s")
-        assert v.outcome == "not equivalent" and where in v.reason, v.reason
-    d = mixed.to_dict()
-    assert d["paper"] == "p" and d["passed"] is False and d["p_value"] == mixed.weakest.p_value
-    assert d["outcome"] == "inconclusive" and d["reason"] == mixed.reason and d["min_p"] == 0.0
+        v = verdict.conjunction({"a": weak, "e": part}, claim="X", statement="s")
+        assert v.outcome == "not equivalent" and where in reason(v), reason(v)
+    d = verdict_record(mixed)
+    assert d["paper"] == "p" and d["passed"] is False and d["p_value"] == mixed.weakest.pvalue
+    assert d["outcome"] == "inconclusive" and d["reason"] == reason(mixed) and d["min_p"] == 0.0
     assert [p["statement"] for p in d["parts"]] == ["a", "b"] and d["parts"][0]["data"]["x"]
     assert [p["outcome"] for p in d["parts"]] == ["supported", "inconclusive"]
     import json
 
     json.dumps(d)  # the report stores it as JSON
     with pytest.raises(ValueError, match="empty"):
-        stats.conjunction({}, claim="X", statement="s")
+        verdict.conjunction({}, claim="X", statement="s")
 
 
 def test_intersection_union_keeps_the_error_of_every_part_holding():
     """Two parts each at its null boundary (mean exactly at the reference): the claim
     'both hold' is declared at most alpha of the time."""
     def experiment(rng):
-        v = stats.conjunction({"a": stats.one_sample(rng.normal(0, 1, SEEDS), 0.0, "less"),
+        v = verdict.conjunction({"a": stats.one_sample(rng.normal(0, 1, SEEDS), 0.0, "less"),
                                "b": stats.one_sample(rng.normal(-3, 1, SEEDS), 0.0, "less")},
                               claim="X", statement="s")
-        return stats.Result(procedure="", statistic=0, p_value=v.p_value, alpha=0.05, n=0,
-                            effect=0, effect_name="", ci=(0, 0))
+        return stats.Result(procedure="", statistic=0, pvalue=v.pvalue, n=0, effect=0,
+                            effect_name="", ci=(0, 0))
 
     rate = rejection_rate(experiment, 2000, seed=11)
     assert rate <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / 2000), rate
@@ -199,12 +197,12 @@ def test_intersection_union_keeps_the_error_of_every_part_holding():
 def test_page_statistic_equals_scipys_and_its_permutation_p_is_close_without_ties():
     rng = np.random.default_rng(5)
     data = [rng.normal(0.3 * i, 1, 8) for i in range(4)]
-    ours = stats.trend(data, "increasing")
+    ours = exact.trend(data, "increasing")
     ref = sps.page_trend_test(np.stack(data, axis=1), method="exact")
     assert ours.statistic == pytest.approx(ref.statistic)
-    assert abs(ours.p_value - ref.pvalue) < 0.01
-    down = stats.trend([-x for x in data], "decreasing")
-    assert down.statistic == ours.statistic and abs(down.p_value - ours.p_value) < 0.015
+    assert abs(ours.pvalue - ref.pvalue) < 0.01
+    down = exact.trend([-x for x in data], "decreasing")
+    assert down.statistic == ours.statistic and abs(down.pvalue - ours.pvalue) < 0.015
 
 
 def test_page_with_ties_is_exact_not_conservative():
@@ -213,33 +211,33 @@ def test_page_with_ties_is_exact_not_conservative():
     def experiment(rng):
         groups = [np.where(rng.random(SEEDS) < 0.5, 0.0, rng.integers(1, 3, SEEDS))
                   for _ in range(4)]
-        return stats.trend(groups, "increasing", n_perm=499, seed=int(rng.integers(1 << 30)))
+        return exact.trend(groups, "increasing", n_perm=499, seed=int(rng.integers(1 << 30)))
 
     rate = rejection_rate(experiment, 1000, seed=12)
     se = np.sqrt(0.05 * 0.95 / 1000)
     assert 0.05 - 4 * se <= rate <= 0.05 + 3 * se, rate
-    tied = stats.trend([np.zeros(5)] * 4, "increasing")
-    assert tied.p_value == 1.0 and tied.p_opposite == 1.0  # all tied: no evidence either way
+    tied = exact.trend([np.zeros(5)] * 4, "increasing")
+    assert tied.pvalue == 1.0 and tied.pvalue_opposite == 1.0  # all tied: no evidence either way
 
 
 def test_each_procedure_states_its_smallest_reachable_p():
     x = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
-    assert stats.one_sample(x, 0, "greater").min_p == 0.0
-    assert stats.trend([x, x + 1, x + 2], "increasing").min_p == pytest.approx(1 / 6**5)
-    assert stats.trend([x, x + 1, x + 2, x + 3], "increasing").min_p == pytest.approx(1e-4)
-    assert stats.rate_below(np.zeros(5), 12.8, 0.05).min_p == pytest.approx(np.exp(-3.2))
-    assert stats.more_often(np.ones(5, bool), 0.05).min_p == pytest.approx(0.05**5)
+    assert stats.one_sample(x, 0, "greater").min_pvalue == 0.0
+    assert exact.trend([x, x + 1, x + 2], "increasing").min_pvalue == pytest.approx(1 / 6**5)
+    assert exact.trend([x, x + 1, x + 2, x + 3], "increasing").min_pvalue == pytest.approx(1e-4)
+    assert exact.rate_below(np.zeros(5), 12.8, 0.05).min_pvalue == pytest.approx(np.exp(-3.2))
+    assert exact.more_often(np.ones(5, bool), 0.05).min_pvalue == pytest.approx(0.05**5)
     ev = [np.array([100])] * 5
-    assert stats.coincidence(ev, ev, 64, 64).min_p == pytest.approx(1 / 120)
-    v = stats.conjunction({"a": stats.rate_below(np.zeros(5), 12.8, 0.05),
+    assert exact.coincidence(ev, ev, 64, 64).min_pvalue == pytest.approx(1 / 120)
+    v = verdict.conjunction({"a": exact.rate_below(np.zeros(5), 12.8, 0.05),
                            "b": stats.one_sample(x, 0, "greater")}, claim="X", statement="s")
-    assert v.min_p == pytest.approx(np.exp(-3.2)) and v.min_p < v.alpha
+    assert v.min_pvalue == pytest.approx(np.exp(-3.2)) and v.min_pvalue < v.alpha
 
 
 def test_result_and_verdict_dicts_have_only_plain_python_types():
-    v = stats.trend([np.arange(3.0) + i for i in range(3)], "increasing")
-    d = v.to_dict()
-    d2 = stats.conjunction({"t": v}, claim="X", statement="s").to_dict()
+    v = exact.trend([np.arange(3.0) + i for i in range(3)], "increasing")
+    d = result_record(v, ALPHA)
+    d2 = verdict_record(verdict.conjunction({"t": v}, claim="X", statement="s"))
 
     def plain(x):
         if isinstance(x, dict):
@@ -276,7 +274,7 @@ def test_pearson_power_for_a_near_linear_relation():
     print(f"power of rho > 0.8 at rho = 0.97, n = 12: {power:.2f}")
     assert power >= 0.7
     v = stats.pearson([1, 2, 3, 4, 5], [2, 4, 6, 8, 10.5], null=0.8)
-    assert v.passed and v.effect > 0.99
+    assert rejects(v) and v.effect > 0.99
     with pytest.raises(ValueError, match="differ in length"):
         stats.pearson([1, 2, 3], [1, 2])
     with pytest.raises(ValueError, match="null"):
@@ -313,9 +311,9 @@ def test_lines_differ_power_and_effect():
     assert power[2] >= 0.9
     x = np.tile(np.linspace(0, 1, 5), 2)
     v = stats.lines_differ(x, 2 * x + np.repeat([0.0, 0.3], 5), ["a"] * 5 + ["b"] * 5)
-    assert v.passed and v.effect == pytest.approx(0.3)
+    assert rejects(v) and v.effect == pytest.approx(0.3)
     same = stats.lines_differ(x, 2 * x, ["a"] * 5 + ["b"] * 5)
-    assert not same.passed
+    assert not rejects(same)
     with pytest.raises(ValueError, match="2 groups"):
         stats.lines_differ(x, x, ["a"] * 10)
     with pytest.raises(ValueError, match="differ in length"):

@@ -10,7 +10,8 @@ import numpy as np
 from lowent.claims import Claim
 from lowent.config import ModelSpec
 from lowent.profiles import Profile
-from lowent.stats import Verdict, conjunction, equivalence
+from lowent.stats import equivalence
+from lowent.verdict import Verdict, conjunction
 
 MARGIN = 0.01  # nats: what "indistinguishable" allows (claims/README.md)
 E1_EPOCHS = 20  # E1 checks the engine, not the paper's training length (claims/README.md)

@@ -10,7 +10,8 @@ from lowent.claims import Claim
 from lowent.claims.common import VARIANTS, logged
 from lowent.config import ModelSpec
 from lowent.profiles import Profile
-from lowent.stats import Verdict, conjunction, equivalence, one_sample
+from lowent.stats import equivalence, one_sample
+from lowent.verdict import Verdict, conjunction
 
 MARGIN = 0.05  # nats, the margin of "near H(p_tgt)" (claims/README.md)
 

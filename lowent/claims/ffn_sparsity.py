@@ -9,7 +9,9 @@ import numpy as np
 from lowent.claims import Claim
 from lowent.claims.common import depth4_specs, means
 from lowent.probes import COUNT_BINS
-from lowent.stats import Verdict, conjunction, equivalence, one_sample, trend
+from lowent.exact import trend
+from lowent.stats import equivalence, one_sample
+from lowent.verdict import Verdict, conjunction
 
 NEAR = 0.05  # "about / nearly p": within 5 percentage points (claims/README.md)
 COUNT_EDGES = np.linspace(0, 15625, COUNT_BINS + 1)  # the activation-count bins (positions)

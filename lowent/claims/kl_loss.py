@@ -11,7 +11,8 @@ from lowent.claims import Claim
 from lowent.claims.common import VARIANTS, logged
 from lowent.config import ModelSpec, RunSpec
 from lowent.profiles import Profile
-from lowent.stats import Verdict, conjunction, lines_differ, pearson
+from lowent.stats import lines_differ, pearson
+from lowent.verdict import Verdict, conjunction
 
 STRONG = 0.8  # "strong Pearson r": rho > 0.8 (claims/README.md)
 DEPTHS = (1, 2, 4)  # L of the configuration grid (SETTING 3)

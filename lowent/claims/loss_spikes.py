@@ -12,7 +12,9 @@ from lowent.claims import Claim
 from lowent.claims.common import depth4_specs, logged
 from lowent.config import ModelSpec
 from lowent.profiles import Profile
-from lowent.stats import Verdict, coincidence, conjunction, more_often, one_sample, trend, two_sample
+from lowent.exact import coincidence, more_often, trend
+from lowent.stats import one_sample, two_sample
+from lowent.verdict import Verdict, conjunction
 
 FALSE_ALARMS = 0.05  # spike detector's false-alarm rate per run (bound tested in tests/test_events.py)
 

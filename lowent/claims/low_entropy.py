@@ -11,7 +11,9 @@ from lowent.claims.common import matched_transformer, means
 from lowent.claims.loss_spikes import spikes
 from lowent.config import ModelSpec
 from lowent.profiles import Profile
-from lowent.stats import Verdict, conjunction, equivalence, one_sample, trend, two_sample
+from lowent.exact import trend
+from lowent.stats import equivalence, one_sample, two_sample
+from lowent.verdict import Verdict, conjunction
 
 MARGIN = 0.05  # nats: "fluctuates around H(p_tgt)" read as within 0.05 (claims/README.md)
 KINDS = ("transformer", "gru", "lstm")

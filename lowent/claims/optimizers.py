@@ -10,7 +10,9 @@ from lowent.claims import Claim
 from lowent.claims.common import logged
 from lowent.config import ModelSpec
 from lowent.profiles import Profile
-from lowent.stats import Verdict, conjunction, equivalence_two, rate_below, two_sample
+from lowent.exact import rate_below
+from lowent.stats import equivalence_two, two_sample
+from lowent.verdict import Verdict, conjunction
 
 NO_EVENTS = 0.05  # events per 1,000 steps below which an optimizer "shows none"
 SPIKE_MARGIN = 2.0  # spikes per run within which AdamW "behaves like" Adam

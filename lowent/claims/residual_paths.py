@@ -10,7 +10,9 @@ from lowent.claims import Claim
 from lowent.claims.common import means
 from lowent.config import ModelSpec
 from lowent.profiles import Profile
-from lowent.stats import Verdict, conjunction, equivalence, one_sample, trend
+from lowent.exact import trend
+from lowent.stats import equivalence, one_sample
+from lowent.verdict import Verdict, conjunction
 
 NEAR = 0.05  # "about / nearly p": within 5 percentage points (claims/README.md)
 

@@ -18,6 +18,7 @@ from lowent.plugin.scheduling import claim_specs, train_all
 from lowent.plugin.session import ClaimsSession, session_of
 from lowent.plugin.slots import session_slots
 from lowent.profiles import Profile
+from lowent.records import reason, verdict_record
 from lowent.stability import CHANGED, UNSTABLE, describe, judge, stability
 
 
@@ -105,13 +106,13 @@ def record_verdict(request, record_property, profile):
     the expected one from in at least alpha of them ends the test as an xfail, "outcome
     unstable"; any other raises OutcomeChanged."""
     def record(verdict):
-        bad = [label for label, r in verdict.parts.items() if not math.isfinite(r.p_value)]
+        bad = [label for label, r in verdict.parts.items() if not math.isfinite(r.pvalue)]
         if bad:
             raise NoVerdict(f"{verdict.claim}: no verdict, the p-value of {'; '.join(bad)} is "
                             "not a number (NaN or degenerate data)")
-        if verdict.min_p >= verdict.alpha:
+        if verdict.min_pvalue >= verdict.alpha:
             raise DesignError(f"{verdict.claim}: cannot hold with these observations: its "
-                              f"smallest reachable p is {verdict.min_p:.3g} >= alpha "
+                              f"smallest reachable p is {verdict.min_pvalue:.3g} >= alpha "
                               f"{verdict.alpha:g}")
         claim = claim_of(request.node)
         if claim is not None:  # the family names no claim: the test's mark does
@@ -121,12 +122,12 @@ def record_verdict(request, record_property, profile):
         expected = expected_outcome(request.node)
         stab = stability(verdict, len(profile.seeds))
         status = judge(verdict.outcome, expected, stab, verdict.alpha)
-        record_property("lowent_verdict", verdict.to_dict() | {
+        record_property("lowent_verdict", verdict_record(verdict) | {
             "expected": expected, "stability": stab.to_dict(), "status": status})
         line = describe(verdict.outcome, expected, stab)
         if status == CHANGED:
             raise OutcomeChanged(f"{verdict.claim}: {line}: the measurements support the "
-                                 f"change ({verdict.reason})")
+                                 f"change ({reason(verdict)})")
         if status == UNSTABLE:
             pytest.xfail(f"{UNSTABLE}: {line}")
         return verdict

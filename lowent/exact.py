@@ -1,0 +1,183 @@
+"""Exact and permutation tests on per-seed observations, each returning a
+:class:`lowent.stats.Result`.
+
+* :func:`trend` -- Page's L test for a monotone trend across ordered sizes, seeds as blocks
+  (within-seed permutation null, exact with ties).
+* :func:`coincidence` -- permutation test that two kinds of events of a run coincide more
+  than those of two different runs (seeds paired at random, seeds pooled).
+* :func:`rate_below` -- exact Poisson test that an event rate is below a bound ("none").
+* :func:`more_often` -- exact binomial test that runs show an event more often than a rate.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Sequence
+
+import numpy as np
+from scipy import stats as sps
+
+from lowent.stats import ALPHA, Result, _clean
+
+
+TREND_PERMUTATIONS = 9_999  # within-seed permutations of Page's test (seed TREND_SEED)
+TREND_SEED = 0
+
+
+def page_l(ranks: np.ndarray) -> np.ndarray:
+    """Page's L of within-block ranks [..., blocks, groups]: sum_j j * (ranks of group j),
+    groups numbered 1..k in the hypothesised increasing order."""
+    return (ranks.sum(axis=-2) * np.arange(1, ranks.shape[-1] + 1)).sum(axis=-1)
+
+
+def trend(groups: Sequence, direction: str, alpha: float = ALPHA,
+          n_perm: int = TREND_PERMUTATIONS, seed: int = TREND_SEED) -> Result:
+    """Page's L test for a monotone trend across ordered groups (e.g. model sizes), judged
+    by a within-block permutation test.
+
+    Args:
+        groups: per-seed observations of each group, in increasing size; seed i of every
+            group forms block i (groups are truncated to the smallest).
+        direction: "increasing" or "decreasing" with size.
+        n_perm: random within-block permutations (each block's mid-ranks shuffled across
+            the groups; ties stay as they are, so the null is exact with ties).
+    Returns:
+        Result with statistic = Page's L on within-block mid-ranks, p = (1 + #null L >=
+        observed) / (1 + n_perm), its opposite (a trend the other way) likewise, and
+        effect = Spearman rho between size rank and value (pooled) with its (1 - 2 alpha)
+        Fisher-z interval.
+    """
+    if direction not in ("increasing", "decreasing"):
+        raise ValueError(f"direction must be increasing or decreasing, got {direction!r}")
+    m = min(len(g) for g in groups)
+    data = np.stack([_clean(g)[:m] for g in groups], axis=1)  # [blocks, groups]
+    if data.shape[1] < 3:
+        raise ValueError("Page's test needs at least 3 ordered groups")
+    ordered = data if direction == "increasing" else data[:, ::-1]
+    ranks = sps.rankdata(ordered, axis=1)  # mid-ranks within each block
+    observed = float(page_l(ranks))
+    rng = np.random.default_rng(seed)
+    order = np.argsort(rng.random((n_perm,) + ranks.shape), axis=-1)
+    null = page_l(np.take_along_axis(np.broadcast_to(ranks, order.shape), order, axis=-1))
+    tol = 1e-9 * max(1.0, abs(observed))
+    p = (1 + np.count_nonzero(null >= observed - tol)) / (1 + n_perm)
+    p_opp = (1 + np.count_nonzero(null <= observed + tol)) / (1 + n_perm)
+    arrangements = float(math.factorial(data.shape[1])) ** data.shape[0]
+    rank = np.broadcast_to(np.arange(data.shape[1]), data.shape)
+    r = float(sps.spearmanr(rank.ravel(), data.ravel()).statistic) if np.ptp(data) > 0 else 0.0
+    r = 0.0 if not np.isfinite(r) else r
+    # Fisher-z interval for Spearman's rho with Fieller's standard error 1.06 / sqrt(n - 3).
+    z, se = math.atanh(max(min(r, 1 - 1e-15), -1 + 1e-15)), 1.06 / math.sqrt(data.size - 3)
+    q = sps.norm.ppf(1 - alpha)
+    ci = (math.tanh(z - q * se), math.tanh(z + q * se))
+    return Result(procedure=f"Page's L trend test ({direction}; within-seed permutations, "
+                            f"{n_perm} resamples)", statistic=observed,
+                  pvalue=float(p), n=int(data.size), effect=r,
+                  effect_name="Spearman rho (size rank, value)", ci=ci,
+                  data={f"group{i}": data[:, i] for i in range(data.shape[1])},
+                  pvalue_opposite=float(p_opp), min_pvalue=max(1 / (1 + n_perm), 1 / arrangements),
+                  call={"fn": "trend", "kw": {"direction": direction}, "groups": True})
+
+
+PERMUTATIONS = 9_999  # random pairings of a permutation test with more than EXHAUSTIVE seeds
+PERMUTATION_SEED = 0
+EXHAUSTIVE = 7  # up to this many seeds, every pairing (7! = 5040) is enumerated
+
+
+def coincidence(events_a: Sequence, events_b: Sequence, before: int, after: int,
+                alpha: float = ALPHA, n_perm: int = PERMUTATIONS,
+                seed: int = PERMUTATION_SEED) -> Result:
+    """Permutation test: events A of a run (e.g. dead-neuron jumps) fall near the events B
+    of the same run (loss spikes) more often than near those of another run.
+
+    Args:
+        events_a, events_b: per seed, the event steps of each kind (same number of seeds).
+        before, after: an A event at step a matches a B event at b when
+            b - before <= a <= b + after.
+        n_perm: random pairings when there are more than EXHAUSTIVE seeds; with fewer, all
+            n! pairings of A's seeds with B's seeds are counted.
+    Returns:
+        Result with statistic = A events matched to their own run's B events (seeds pooled);
+        its null pairs seed i's A events with seed pi(i)'s B events over permutations pi, so
+        events that cluster in the same phase of every run are not mistaken for coinciding.
+        effect = matched fraction minus its null mean; p = share of pairings matching at
+        least as many (exhaustive), or (1 + #null >= observed) / (1 + n_perm).
+    """
+    a = [np.asarray(x, dtype=np.int64).ravel() for x in events_a]
+    b = [np.asarray(x, dtype=np.int64).ravel() for x in events_b]
+    if len(a) != len(b):
+        raise ValueError(f"{len(a)} seeds of A events but {len(b)} of B events")
+    n = len(a)
+    if n < 2:
+        raise ValueError("a pairing test needs at least 2 seeds")
+
+    def matched(x, y):  # A events of x near some event of y
+        if x.size == 0 or y.size == 0:
+            return 0
+        lag = x[:, None] - y[None, :]
+        return int(((lag >= -before) & (lag <= after)).any(axis=1).sum())
+
+    M = np.array([[matched(x, y) for y in b] for x in a], dtype=np.float64)  # [A seed, B seed]
+    observed = float(np.trace(M))
+    if n <= EXHAUSTIVE:
+        perms = np.array(list(itertools.permutations(range(n))))
+        null = M[np.arange(n), perms].sum(axis=1)
+        p = np.count_nonzero(null >= observed) / len(null)
+        p_opp = np.count_nonzero(null <= observed) / len(null)
+        min_p, how = 1 / len(null), f"all {len(null)} pairings of seeds"
+    else:
+        rng = np.random.default_rng(seed)
+        perms = np.argsort(rng.random((n_perm, n)), axis=1)
+        null = M[np.arange(n), perms].sum(axis=1)
+        p = (1 + np.count_nonzero(null >= observed)) / (1 + n_perm)
+        p_opp = (1 + np.count_nonzero(null <= observed)) / (1 + n_perm)
+        min_p, how = 1 / (1 + n_perm), f"{n_perm} random pairings of seeds"
+    n_a = sum(x.size for x in a)
+    if n_a == 0:
+        p = p_opp = 1.0
+    frac, null_frac = (observed / n_a, null / n_a) if n_a else (0.0, np.zeros(1))
+    ci = tuple(float(frac - q) for q in np.quantile(null_frac, [1 - alpha, alpha]))
+    return Result(procedure=f"permutation test of coincidence ({how})",
+                  statistic=observed, pvalue=float(p), n=n, effect=float(frac - null_frac.mean()),
+                  effect_name="matched fraction - null mean", ci=ci,
+                  data={"matched": observed, "events_a": n_a,
+                        "events_b": sum(y.size for y in b), "null_mean": float(null.mean())},
+                  pvalue_opposite=float(p_opp), min_pvalue=min_p)
+
+
+def rate_below(counts, exposure: float, bound: float, alpha: float = ALPHA) -> Result:
+    """Exact Poisson test that an event rate is below `bound` (claim: "no events").
+
+    Args:
+        counts: per-seed event counts.
+        exposure: units of exposure per seed (e.g. thousands of steps).
+        bound: the rate (events per unit) the claim must stay below.
+    Returns:
+        Result with p = P(X <= observed | rate = bound), effect = observed rate and its
+        exact one-sided upper (1 - alpha) bound as the CI's upper end.
+    """
+    c = np.asarray(counts, dtype=np.float64).ravel()
+    total, expo = float(c.sum()), exposure * c.size
+    p = float(sps.poisson.cdf(total, bound * expo))
+    upper = float(sps.chi2.ppf(1 - alpha, 2 * (total + 1)) / 2 / expo)
+    return Result(procedure=f"exact Poisson test (rate below {bound:g} per unit)",
+                  statistic=total, pvalue=p, n=c.size,
+                  effect=total / expo, effect_name="events per unit", ci=(0.0, upper),
+                  data={"x": c}, pvalue_opposite=float(sps.poisson.sf(total - 1, bound * expo)),
+                  min_pvalue=float(sps.poisson.pmf(0, bound * expo)),
+                  call={"fn": "rate_below", "kw": {"exposure": exposure, "bound": bound}})
+
+
+def more_often(hits, rate: float, alpha: float = ALPHA) -> Result:
+    """Exact one-sided binomial test: the fraction of runs (seeds) with an event exceeds
+    `rate` (e.g. the detector's false-alarm rate per run)."""
+    h = np.asarray(hits, dtype=bool).ravel()
+    res = sps.binomtest(int(h.sum()), h.size, rate, alternative="greater")
+    ci = res.proportion_ci(confidence_level=1 - 2 * alpha)
+    return Result(procedure=f"exact binomial test (fraction of runs above {rate:g})",
+                  statistic=float(h.sum()), pvalue=float(res.pvalue), n=h.size, effect=float(h.mean()),
+                  effect_name="fraction of runs with the event", ci=(ci.low, ci.high),
+                  data={"x": h.astype(float)},
+                  pvalue_opposite=float(sps.binomtest(int(h.sum()), h.size, rate,
+                                                 alternative="less").pvalue),
+                  min_pvalue=float(rate**h.size), call={"fn": "more_often", "kw": {"rate": rate}})
