@@ -42,14 +42,14 @@ def cases(entry: Claim, expect: str = "holds", why: str = "",
     claim mark decides which run set the test gets.
     """
     from lowent.claims.robustness import D1, RERUNS
-    from lowent.claims.sensitivity import claim_id as under, settings_of
+    from lowent.claims.sensitivity import claim_id, settings_of
 
     d1, x = d1 or {}, x or {}
     params = [pytest.param("base", marks=claim_marks(entry, expect, why), id="base")]
     if entry in RERUNS:
         params += [pytest.param(t, marks=claim_marks(c, *d1.get(t, ("holds", "")), base=entry),
                                 id=t) for t, c in D1.items()]
-    params += [pytest.param("base", marks=claim_marks(under(s, entry.id),
+    params += [pytest.param("base", marks=claim_marks(claim_id(s, entry.id),
                                                       *x.get(s.name, ("holds", ""))),
                             id=s.name) for s in settings_of(entry.id)]
     return params

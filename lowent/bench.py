@@ -236,7 +236,8 @@ def loop_step(spec: RunSpec, seed: int, dev: torch.device) -> Workload:
     per-sample minibatches of 512), on the minibatches the engine draws for `seed`."""
     import torch.nn.functional as F
 
-    from lowent.reference import OPTIMIZERS, build_reference, inputs_and_targets
+    from lowent.optim import OPTIMIZERS
+    from lowent.reference import build_reference, inputs_and_targets
 
     target = build_target(spec.target)
     torch.manual_seed(seed)

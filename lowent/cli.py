@@ -1,5 +1,7 @@
-"""Command line: ``python -m lowent train|bench|compare|report|power|baseline|cache|machine|
-stability|bench-...``.
+"""lowent's command line: train, bench, compare, report, power, stability, baseline, cache.
+
+``python -m lowent train|bench|bench-compare|bench-noise|compare|report|baseline|power|
+stability|cache|machine``.
 
 A usage error (an unknown name, an impossible size, an option that does not apply) exits with
 status 2 and one line on stderr naming the bad value; a failure while running exits with 1
@@ -31,12 +33,18 @@ class _Help(argparse.ArgumentDefaultsHelpFormatter):
 
 
 def _parser() -> argparse.ArgumentParser:
-    from lowent.optim import OPTIMIZERS
-
     p = _Parser(prog="python -m lowent", description=__doc__.splitlines()[0])
     p.add_argument("--version", action="version", version=f"lowent {__version__}")
     p.add_argument("--debug", action="store_true", help="show the traceback of a failure")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for add in (_add_train, _add_bench, _add_reports, _add_tools):
+        add(sub)
+    return p
+
+
+def _add_train(sub) -> None:
+    from lowent.optim import OPTIMIZERS
+
     t = sub.add_parser("train", help="train one configuration for several seeds at once",
                        formatter_class=_Help)
     t.add_argument("--model", default="transformer", choices=MODEL_KINDS, help="model kind")
@@ -64,6 +72,9 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--out", required=True,
                    help="directory for spec.json, trace.json, weights (and the checkpoint of "
                         "an unfinished run)")
+
+
+def _add_bench(sub) -> None:
     b = sub.add_parser("bench", help="engine vs the straightforward torch.nn loop",
                        formatter_class=_Help)
     b.add_argument("--steps", type=int, default=16, help="optimizer steps timed per side")
@@ -86,6 +97,9 @@ def _parser() -> argparse.ArgumentParser:
     bn = sub.add_parser("bench-noise", help="run-to-run spread of each benchmark's median over "
                                             "repeated saved runs of the same code")
     bn.add_argument("runs", nargs="+", help="two or more pytest-benchmark JSON files")
+
+
+def _add_reports(sub) -> None:
     c = sub.add_parser("compare", help="verdict flips, errors and metric shifts between two "
                                        "results.json (exit 1 on a flip or an error)",
                        formatter_class=_Help)
@@ -102,6 +116,21 @@ def _parser() -> argparse.ArgumentParser:
                        formatter_class=_Help)
     k.add_argument("results", help="a results.json written by the claims report")
     k.add_argument("out", help="the baseline file to write")
+    w = sub.add_parser("power", help="how often each claim's test would give each outcome "
+                                     "with fresh seeds (bootstrap of a results.json)",
+                       formatter_class=_Help)
+    w.add_argument("results", help="a results.json written by the claims report")
+    w.add_argument("--seeds", type=int, nargs="+", default=[5, 10],
+                   help="seeds per simulated run")
+    w.add_argument("--sims", type=int, default=500, help="simulated runs per claim and seed count")
+    w.add_argument("--json", default=None, help="also write the table to this file")
+    st = sub.add_parser("stability", help="one table of each claim test's outcome and p-value "
+                                          "over several results.json (machines, seed sets)")
+    st.add_argument("runs", nargs="+", metavar="NAME=RESULTS",
+                    help="a column's name and its results.json, e.g. native=reports/results.json")
+
+
+def _add_tools(sub) -> None:
     ca = sub.add_parser("cache", help="what a run cache holds: runs by version, checkpoints "
                         "and whether each can still be resumed; --prune deletes those that "
                         "cannot", formatter_class=_Help)
@@ -111,23 +140,10 @@ def _parser() -> argparse.ArgumentParser:
                     help="delete unreadable checkpoints, those of other versions and those "
                     "of stacks whose seeds all have entries (never entries, never a run being "
                     "trained)")
-    w = sub.add_parser("power", help="how often each claim's test would give each outcome "
-                                     "with fresh seeds (bootstrap of a results.json)",
-                       formatter_class=_Help)
-    w.add_argument("results", help="a results.json written by the claims report")
-    w.add_argument("--seeds", type=int, nargs="+", default=[5, 10],
-                   help="seeds per simulated run")
-    w.add_argument("--sims", type=int, default=500, help="simulated runs per claim and seed count")
-    w.add_argument("--json", default=None, help="also write the table to this file")
     m = sub.add_parser("machine", help="what decides the bits of a run here: PyTorch's build, "
                                        "the CPU, ATen's capability, the BLAS and its settings",
                        formatter_class=_Help)
     m.add_argument("--device", default="cpu", choices=DEVICES, help="the device to describe")
-    st = sub.add_parser("stability", help="one table of each claim test's outcome and p-value "
-                                          "over several results.json (machines, seed sets)")
-    st.add_argument("runs", nargs="+", metavar="NAME=RESULTS",
-                    help="a column's name and its results.json, e.g. native=reports/results.json")
-    return p
 
 
 def _machine(a) -> int:
@@ -197,6 +213,72 @@ def _train(a) -> int:
     return 0
 
 
+def _compare(a) -> int:
+    from lowent.compare import main as compare_main
+
+    return compare_main(a.old, a.new, a.alpha, a.allow_different)
+
+
+def _bench_compare(a) -> int:
+    from lowent import benchcmp
+
+    threshold = benchcmp.THRESHOLD if a.threshold is None else a.threshold
+    if not threshold >= 0:
+        raise SpecError(f"--threshold must be a fraction >= 0, not {threshold}")
+    return benchcmp.main_compare(a.old, a.new, threshold)
+
+
+def _bench_noise(a) -> int:
+    from lowent import benchcmp
+
+    return benchcmp.main_noise(a.runs)
+
+
+def _baseline(a) -> int:
+    import json
+
+    from lowent.compare import baseline, load
+
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(a.out).write_text(json.dumps(baseline(load(a.results)), indent=1))
+    print(f"wrote {a.out}")
+    return 0
+
+
+def _cache(a) -> int:
+    from lowent.inventory import main as inventory_main
+
+    return inventory_main(a)
+
+
+def _stability(a) -> int:
+    from lowent.compare import stability_main
+
+    return stability_main(a.runs)
+
+
+def _power(a) -> int:
+    from lowent.power import main as power_main
+
+    return power_main(a)
+
+
+def _bench(a) -> int:
+    from lowent.bench import main as bench_main
+
+    if a.steps < 1 or a.repeat < 1:
+        raise SpecError(f"--steps and --repeat must be at least 1, not {a.steps} and {a.repeat}")
+    if a.threads is not None and a.threads < 1:
+        raise SpecError(f"--threads must be at least 1, not {a.threads}")
+    return bench_main(a)
+
+
+COMMANDS = {"train": _train, "bench": _bench, "bench-compare": _bench_compare,
+            "bench-noise": _bench_noise, "compare": _compare, "report": _report,
+            "baseline": _baseline, "power": _power, "stability": _stability, "cache": _cache,
+            "machine": _machine}
+
+
 def main(argv=None) -> int:
     debug = "--debug" in (sys.argv[1:] if argv is None else argv)
     try:
@@ -205,54 +287,7 @@ def main(argv=None) -> int:
         print(f"lowent: error: {exc}", file=sys.stderr)
         return USAGE_ERROR
     try:
-        if args.command == "train":
-            return _train(args)
-        if args.command == "compare":
-            from lowent.compare import main as compare_main
-
-            return compare_main(args.old, args.new, args.alpha, args.allow_different)
-        if args.command in ("bench-compare", "bench-noise"):
-            from lowent import benchcmp
-
-            if args.command == "bench-noise":
-                return benchcmp.main_noise(args.runs)
-            threshold = benchcmp.THRESHOLD if args.threshold is None else args.threshold
-            if not threshold >= 0:
-                raise SpecError(f"--threshold must be a fraction >= 0, not {threshold}")
-            return benchcmp.main_compare(args.old, args.new, threshold)
-        if args.command == "report":
-            return _report(args)
-        if args.command == "baseline":
-            import json
-
-            from lowent.compare import baseline, load
-
-            Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-            Path(args.out).write_text(json.dumps(baseline(load(args.results)), indent=1))
-            print(f"wrote {args.out}")
-            return 0
-        if args.command == "cache":
-            from lowent.inventory import main as inventory_main
-
-            return inventory_main(args)
-        if args.command == "machine":
-            return _machine(args)
-        if args.command == "stability":
-            from lowent.compare import stability_main
-
-            return stability_main(args.runs)
-        if args.command == "power":
-            from lowent.power import main as power_main
-
-            return power_main(args)
-        from lowent.bench import main as bench_main
-
-        if args.steps < 1 or args.repeat < 1:
-            raise SpecError(f"--steps and --repeat must be at least 1, not {args.steps} and "
-                            f"{args.repeat}")
-        if args.threads is not None and args.threads < 1:
-            raise SpecError(f"--threads must be at least 1, not {args.threads}")
-        return bench_main(args)
+        return COMMANDS[args.command](args)
     except (SpecError, ValueError) as exc:  # bad input found while building the run
         print(f"lowent: error: {exc}", file=sys.stderr)
         return USAGE_ERROR

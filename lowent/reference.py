@@ -7,18 +7,15 @@ engine model into it, and the two must give the same logits.
 """
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from lowent.config import ModelSpec
 from lowent.models.layers import sinusoid
 from lowent.models.transformer import block_plan
-from lowent.optim import OPTIMIZERS
-from lowent.target import Target, sequences
+from lowent.target import sequences
 
 
 class RefBlock(nn.Module):
@@ -130,32 +127,3 @@ def inputs_and_targets(seq_ids: np.ndarray, vocab: int, length: int):
     seqs = torch.as_tensor(sequences(vocab, length)[np.asarray(seq_ids)])
     inp = torch.cat([torch.full_like(seqs[:, :1], vocab), seqs[:, :-1]], dim=1)
     return inp, seqs
-
-
-def train_loop(spec: ModelSpec, target: Target, seed: int, steps: int, optimizer: str = "adam",
-               batch_size: int = 512, device: str = "cpu") -> tuple[nn.Module, float]:
-    """The baseline: train one model for `steps` per-sample minibatches; returns (model, seconds).
-
-    Minibatches are drawn as the engine draws them for this seed, so both see the same data.
-    """
-    from lowent.engine import minibatch_order
-
-    torch.manual_seed(seed)
-    model = build_reference(spec, target.vocab, target.length).to(device)
-    cls, kw = OPTIMIZERS[optimizer]
-    opt = cls(model.parameters(), **kw)
-    order = minibatch_order(target, (seed,), batch_size, epoch=0)[:, 0]  # [steps/epoch, B]
-    batches = [inputs_and_targets(order[i % len(order)], target.vocab, target.length)
-               for i in range(min(steps, len(order)))]
-    batches = [(x.to(device), y.to(device)) for x, y in batches]
-    model.train()
-    t0 = time.perf_counter()
-    for i in range(steps):
-        x, y = batches[i % len(batches)]
-        loss = F.cross_entropy(model(x).reshape(-1, target.vocab), y.reshape(-1))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-    if device != "cpu":
-        torch.cuda.synchronize()
-    return model, time.perf_counter() - t0

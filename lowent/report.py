@@ -221,12 +221,12 @@ def setting_grid(claims: list[dict]) -> tuple[list[str], dict[str, dict[str, str
     if not cells:
         return [], {}
     from lowent.claims import CLAIMS
-    from lowent.claims.sensitivity import SETTINGS
+    from lowent.claims.sensitivity import READINGS
 
     def in_order(known: list[str]):  # the registry's order, then any other
         return lambda x: (known.index(x) if x in known else len(known), x)
 
-    columns.sort(key=in_order([s.label for s in SETTINGS.values()]))
+    columns.sort(key=in_order([s.label for s in READINGS.values()]))
     cells = dict(sorted(cells.items(), key=lambda kv: in_order(list(CLAIMS))(kv[0])))
     for c in claims:  # our reading of the same claims, where the run has it
         if claim_label(c) in cells:

@@ -265,12 +265,12 @@ def test_sensitivity_settings_change_one_choice_of_each_claims_runs():
     and the claim's test checks it through a parameter named after the setting."""
     from claims.marks import cases
     from lowent.claims import CLAIMS, run_specs
-    from lowent.claims.sensitivity import SETTINGS, claim_id, settings_of
+    from lowent.claims.sensitivity import READINGS, claim_id, settings_of
     from lowent.profiles import get_profile
 
     quick = get_profile("quick")
     changed = {}
-    for s in SETTINGS.values():
+    for s in READINGS.values():
         for c in s.claims:
             xid = claim_id(s, c)
             assert CLAIMS[xid].marker == "sensitivity" and xid == f"X {s.label}: {c}"

@@ -10,7 +10,7 @@ Each family module of this package (``low_entropy``, ``ffn_bias``, ...) declares
 * ``RUN_SETS``: name -> builder, ``builder(profile) -> {key: RunSpec}``; every RunSpec is
   made by ``profile.run(model, ...)`` (:meth:`lowent.profiles.Profile.run`);
 * the claim's family: a pure function of per-seed arrays returning its
-  :class:`lowent.stats.Verdict`, which does not name the claim: the test's mark does (the
+  :class:`lowent.verdict.Verdict`, which does not name the claim: the test's mark does (the
   plugin's ``record_verdict`` labels it).
 
 This module collects them (every module of the package that defines ``CLAIMS`` or

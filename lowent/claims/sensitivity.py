@@ -64,7 +64,7 @@ def _ids(*claims: Claim) -> tuple[str, ...]:
     return tuple(c.id for c in claims)
 
 
-SETTINGS = {s.name: s for s in (
+READINGS = {s.name: s for s in (
     Setting("dropout0", "dropout 0", "dropout 0.1 in the FFNs and on the RNNs' output",
             _ids(L1, L2, L3, F1, S1, S2), _dropout(lambda m: replace(m, dropout=0.0))),
     Setting("rnn_nodrop", "RNNs without dropout", "dropout 0.1 on the RNNs' output (torch.nn's "
@@ -88,10 +88,10 @@ ORDER = 11  # in the report: after the paper's claims
 CLAIMS = tuple(
     Claim(id=claim_id(s, c), marker="sensitivity", runs=f"x_{s.name}_{c}",
           figure="claims/README.md", sentence=f"{c} under {s.label} instead of {s.ours}.")
-    for s in SETTINGS.values() for c in s.claims)
+    for s in READINGS.values() for c in s.claims)
 
 
-def under(setting: Setting, builder: Callable[[Profile], dict]) -> Callable[[Profile], dict]:
+def changed_runs(setting: Setting, builder: Callable[[Profile], dict]) -> Callable[[Profile], dict]:
     """The run set `builder` builds, every model changed by `setting`."""
     def runs(profile: Profile) -> dict:
         return {key: spec.replace(model=setting.change(spec.model))
@@ -100,9 +100,10 @@ def under(setting: Setting, builder: Callable[[Profile], dict]) -> Callable[[Pro
     return runs
 
 
-RUN_SETS = {f"x_{s.name}_{c}": under(s, BUILDERS[c]) for s in SETTINGS.values() for c in s.claims}
+RUN_SETS = {f"x_{s.name}_{c}": changed_runs(s, BUILDERS[c])
+            for s in READINGS.values() for c in s.claims}
 
 
 def settings_of(claim: str) -> list[Setting]:
-    """The settings built for `claim`, in SETTINGS' order."""
-    return [s for s in SETTINGS.values() if claim in s.claims]
+    """The settings built for `claim`, in READINGS' order."""
+    return [s for s in READINGS.values() if claim in s.claims]
