@@ -85,25 +85,31 @@ def _sha256(path: Path) -> str:
 class Cache:
     """Runs stored by key under `root`."""
 
-    def __init__(self, root: str | Path | None = None, log: Callable[[str], None] | None = None):
+    def __init__(self, root: str | Path | None = None, log: Callable[[str], None] | None = None,
+                 device: str = "cpu"):
         self.root = Path(root or os.environ.get("LOWENT_CACHE") or ".lowent-cache")
         self.log = log  # called with a line of text when a run resumes from a checkpoint
+        self.device = device  # where its runs train ("cpu", "cuda"); part of every key
 
-    def checkpoint_path(self, spec: RunSpec, device="cpu") -> Path:
+    def on(self, device: str) -> "Cache":
+        """The same store, for runs trained on `device`."""
+        return Cache(self.root, self.log, device)
+
+    def checkpoint_path(self, spec: RunSpec) -> Path:
         """Where an unfinished run of `spec` (the seeds being trained together) keeps its
         latest checkpoint. The name hashes the spec and device only, so that a checkpoint of
         other code or another torch version is found, reported and not resumed."""
-        name = hashlib.sha256(f"{spec.key()}|{device_tag(device)}".encode()).hexdigest()[:32]
+        name = hashlib.sha256(f"{spec.key()}|{device_tag(self.device)}".encode()).hexdigest()[:32]
         return self.root / "checkpoints" / f"{name}.pt"
 
     def _lock(self, key: str) -> FileLock:
         """The file lock of the entry `key`, held while its seed trains."""
         return FileLock(str(self.root / f"{key}.lock"))
 
-    def held_elsewhere(self, spec: RunSpec, device="cpu") -> bool:
+    def held_elsewhere(self, spec: RunSpec) -> bool:
         """Whether another process holds the lock of any seed of `spec`: it is training it."""
         for s in spec.seeds:
-            lock = self._lock(entry_key(spec.replace(seeds=(s,)), device))
+            lock = self._lock(entry_key(spec.replace(seeds=(s,)), self.device))
             try:
                 lock.acquire(timeout=0)
             except Timeout:
@@ -111,34 +117,34 @@ class Cache:
             lock.release()
         return False
 
-    def checkpoint_epoch(self, spec: RunSpec, device="cpu") -> int | None:
+    def checkpoint_epoch(self, spec: RunSpec) -> int | None:
         """The epoch at which `spec`'s checkpoint was written, if training `spec` now would
         resume from it (written for this spec, code, torch and device); None otherwise.
         Only reads the file: a checkpoint that cannot be resumed is left for training to
         discard, with its warning."""
-        state, _ = DiskCheckpoints(self.checkpoint_path(spec, device), stamp(spec, device)).read()
+        state, _ = DiskCheckpoints(self.checkpoint_path(spec), stamp(spec, self.device)).read()
         return None if state is None else int(state["epoch"])
 
-    def path(self, spec: RunSpec, device="cpu") -> Path:
+    def path(self, spec: RunSpec) -> Path:
         """The entry directory of a one-seed spec."""
         if len(spec.seeds) != 1:
             raise ValueError(f"an entry holds one seed; got seeds {spec.seeds}")
-        return self.root / entry_key(spec, device)
+        return self.root / entry_key(spec, self.device)
 
-    def missing(self, spec: RunSpec, device="cpu") -> tuple[int, ...]:
+    def missing(self, spec: RunSpec) -> tuple[int, ...]:
         """The seeds of `spec` without a finished entry (not validated: a quick look for
         progress lines; :meth:`get` validates)."""
         return tuple(s for s in spec.seeds
-                     if not (self.path(spec.replace(seeds=(s,)), device) / "manifest.json").exists())
+                     if not (self.path(spec.replace(seeds=(s,))) / "manifest.json").exists())
 
-    def has(self, spec: RunSpec, device="cpu") -> bool:
+    def has(self, spec: RunSpec) -> bool:
         """Whether every seed of `spec` has a finished entry (see :meth:`missing`)."""
-        return not self.missing(spec, device)
+        return not self.missing(spec)
 
-    def load(self, spec: RunSpec, device="cpu") -> Run | None:
+    def load(self, spec: RunSpec) -> Run | None:
         """The stored run of a one-seed `spec`, None if absent; raises CorruptEntry if it is
         unusable."""
-        d = self.path(spec, device)
+        d = self.path(spec)
         key = d.name
         if not d.exists():
             return None
@@ -163,14 +169,14 @@ class Cache:
         run.meta["machine"] = manifest.get("machine")  # where it was trained (None: not recorded)
         return run
 
-    def stored(self, spec: RunSpec, device="cpu") -> Run | None:
+    def stored(self, spec: RunSpec) -> Run | None:
         """The run of `spec` if every one of its seeds is stored, else None; never trains
         (:meth:`get` trains what is missing). For reading a cache, e.g. to compare two
         layouts' runs. Raises CorruptEntry, naming the seed, if an entry is unusable."""
         runs = []
         for s in spec.seeds:
             try:
-                run = self.load(spec.replace(seeds=(s,)), device)
+                run = self.load(spec.replace(seeds=(s,)))
             except CorruptEntry as exc:
                 raise CorruptEntry(f"seed {s}: {exc}") from None
             if run is None:
@@ -178,16 +184,16 @@ class Cache:
             runs.append(run)
         return merge_runs(spec, runs)
 
-    def store(self, run: Run, device="cpu") -> Path:
+    def store(self, run: Run) -> Path:
         """Write a one-seed `run` atomically under its key (replacing whatever was there)."""
-        key = self.path(run.spec, device).name
+        key = self.path(run.spec).name
         self.root.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{key}-", dir=self.root))
         try:
             run.save(tmp)
             manifest = {"key": key, "spec_key": run.spec.key(), "code": code_version(),
-                        "torch": torch.__version__, "device": device_tag(device),
-                        "machine": run.meta.get("machine") or machine(resolve_device(device)),
+                        "torch": torch.__version__, "device": device_tag(self.device),
+                        "machine": run.meta.get("machine") or machine(resolve_device(self.device)),
                         "files": {name: _sha256(tmp / name) for name in FILES}}
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
             final = self.root / key
@@ -199,7 +205,7 @@ class Cache:
                 shutil.rmtree(tmp, ignore_errors=True)
         return final
 
-    def get(self, spec: RunSpec, device="cpu", progress: bool = False,
+    def get(self, spec: RunSpec, progress: bool = False,
             train_fn: Callable[..., Run] = train, blocking: bool = True) -> Run | None:
         """The run of `spec`: each seed loaded if a valid entry holds it; the missing seeds
         trained together once and stored, one entry per seed.
@@ -210,7 +216,7 @@ class Cache:
         """
         singles = {s: spec.replace(seeds=(s,)) for s in spec.seeds}  # seed -> its entry's spec
         self.root.mkdir(parents=True, exist_ok=True)
-        keys = sorted(entry_key(one, device) for one in singles.values())
+        keys = sorted(entry_key(one, self.device) for one in singles.values())
         locks = [self._lock(key) for key in keys]
         held = []
         try:
@@ -223,9 +229,9 @@ class Cache:
             have = {}
             for s, one in singles.items():
                 try:
-                    run = self.load(one, device)
+                    run = self.load(one)
                 except CorruptEntry as exc:
-                    warnings.warn(f"lowent cache: entry {entry_key(one, device)} of seed {s} is "
+                    warnings.warn(f"lowent cache: entry {entry_key(one, self.device)} of seed {s} is "
                                   f"unusable ({exc}); retraining", CacheWarning, stacklevel=2)
                     run = None
                 if run is not None:
@@ -233,13 +239,13 @@ class Cache:
             missing = tuple(s for s in spec.seeds if s not in have)
             if missing:
                 stack = spec.replace(seeds=missing)
-                ckpt = DiskCheckpoints(self.checkpoint_path(stack, device), stamp(stack, device))
-                trained = train_fn(stack, device=device, progress=progress, checkpoints=ckpt,
+                ckpt = DiskCheckpoints(self.checkpoint_path(stack), stamp(stack, self.device))
+                trained = train_fn(stack, device=self.device, progress=progress, checkpoints=ckpt,
                                    log=self.log)
-                where = machine(resolve_device(device))
+                where = machine(resolve_device(self.device))
                 for s, one in zip(missing, split_run(trained)):
                     one.meta["machine"] = where
-                    self.store(one, device)
+                    self.store(one)
                     have[s] = one
                 ckpt.clear()
             return merge_runs(spec, [have[s] for s in spec.seeds])

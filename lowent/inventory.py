@@ -108,9 +108,9 @@ def checkpoints(cache: Cache) -> list[Checkpoint]:
                 f"{k} ({stamp.get(k)})" for k in other)
         elif device is None:
             status = f"for another device ({stamp.get('device')}): left alone"
-        elif cache.held_elsewhere(spec, device):
+        elif cache.on(device).held_elsewhere(spec):
             status = "training now"
-        elif not (left := cache.missing(spec, device)):
+        elif not (left := cache.on(device).missing(spec)):
             status = "unused: every seed of its stack has an entry (trained in other stacks)"
         else:
             status = f"resumable: seeds {format_seeds(left)} to train"

@@ -64,21 +64,20 @@ class Progress:
     estimates (a run's wall time times the cores each training process gets; a resumed run,
     whose time covers only part of it, is left out)."""
 
-    def __init__(self, cache: Cache, specs, device: str, write: Callable[[str], None],
-                 who: str = "", workers: int = 1, threads: int | None = None,
-                 cores: int | None = None):
+    def __init__(self, cache: Cache, specs, write: Callable[[str], None], *, who: str = "",
+                 workers: int = 1, threads: int | None = None, cores: int | None = None):
         from lowent.bench import estimate_seconds
 
-        self.cache, self.specs, self.device, self.write = cache, list(specs), device, write
+        self.cache, self.specs, self.write = cache, list(specs), write
         self.who = f"[{who}] " if who else ""
         # the part of each spec still to train: its seeds without a stored entry (None: all)
-        self.todo = {s: s.replace(seeds=m) if (m := cache.missing(s, device)) else None
+        self.todo = {s: s.replace(seeds=m) if (m := cache.missing(s)) else None
                      for s in self.specs}
         # the epoch each part would resume at from its checkpoint (None: from the start). A
         # run another process is training (an xdist sibling) counts from the start, so every
         # worker announces the same plan whether or not that run has a checkpoint yet.
-        self.resume_at = {s: cache.checkpoint_epoch(t, device)
-                          if t is not None and not cache.held_elsewhere(t, device) else None
+        self.resume_at = {s: cache.checkpoint_epoch(t)
+                          if t is not None and not cache.held_elsewhere(t) else None
                           for s, t in self.todo.items()}
         self.cost = {s: estimate_seconds(t) * (1 - (self.resume_at[s] or 0) / t.train.epochs)
                      if t is not None else 0.0 for s, t in self.todo.items()}
@@ -105,14 +104,14 @@ class Progress:
     def resumes(self, spec: RunSpec) -> bool:
         """Whether training `spec` now would resume its missing seeds from a checkpoint."""
         part = self.todo.get(spec)
-        return part is not None and self.cache.checkpoint_epoch(part, self.device) is not None
+        return part is not None and self.cache.checkpoint_epoch(part) is not None
 
     def trained(self, spec: RunSpec, seconds: float, resumed: bool = False) -> None:
         part = self.todo.get(spec) or spec
         if not resumed:
             self.spent += seconds * self.share
             self.estimated += self.cost[spec]
-        ready = [s for s in self.specs if self.cache.has(s, self.device)]
+        ready = [s for s in self.specs if self.cache.has(s)]
         scale = self.spent / self.estimated if self.estimated else 1.0
         left = sum(self.cost[s] for s in self.specs if s not in ready) * scale / self.parallel
         cached = [s for s in spec.seeds if s not in part.seeds]

@@ -16,11 +16,11 @@ from lowent.config import ModelSpec
 _store = Cache.store
 
 
-def store(self, run, device):
+def store(self, run):
     """Record which process trained each run, and when; hold the lock a while, as a real run
     would."""
     t0 = time.time()
-    _store(self, run, device)
+    _store(self, run)
     time.sleep(1.5)
     with open(os.environ["LOWENT_TEST_TRAINED"], "a") as f:
         f.write(f"{os.getpid()} {run.spec.seeds[0]} {t0} {time.time()}\\n")

@@ -15,16 +15,16 @@ class StubCache:
     def __init__(self, stored: dict[int, set], checkpoints: dict, busy: frozenset = frozenset()):
         self.stored, self.checkpoints, self.busy = stored, checkpoints, busy
 
-    def held_elsewhere(self, spec, device="cpu"):
+    def held_elsewhere(self, spec):
         return spec.model.d_model in self.busy
 
-    def missing(self, spec, device="cpu"):
+    def missing(self, spec):
         return tuple(s for s in spec.seeds if s not in self.stored.get(spec.model.d_model, set()))
 
-    def has(self, spec, device="cpu"):
-        return not self.missing(spec, device)
+    def has(self, spec):
+        return not self.missing(spec)
 
-    def checkpoint_epoch(self, spec, device="cpu"):
+    def checkpoint_epoch(self, spec):
         return self.checkpoints.get((spec.model.d_model, spec.seeds))
 
 
@@ -37,7 +37,7 @@ def test_lines_name_the_seeds_trained_and_a_resumed_run():
     cache = StubCache({8: set(range(5))}, {(8, (5, 6, 7, 8, 9)): 60})
     assert cache.missing(a) == (5, 6, 7, 8, 9)
     lines = []
-    p = Progress(cache, [a, b], "cpu", lines.append)
+    p = Progress(cache, [a, b], lines.append)
     assert lines[0].startswith("lowent: 2 runs for the selected claims: 0 cached, 2 to train "
                                "(1 of them with some seeds cached; 1 resuming from a "
                                "checkpoint) (estimated ")
@@ -57,9 +57,9 @@ def test_a_resumed_run_costs_the_epochs_left_of_its_missing_seeds():
     from lowent.bench import estimate_seconds
 
     spec = _spec(8)
-    fresh = Progress(StubCache({}, {}), [spec], "cpu", lambda line: None)
-    half = Progress(StubCache({8: set(range(5))}, {}), [spec], "cpu", lambda line: None)
-    late = Progress(StubCache({8: set(range(5))}, {(8, (5, 6, 7, 8, 9)): 75}), [spec], "cpu",
+    fresh = Progress(StubCache({}, {}), [spec], lambda line: None)
+    half = Progress(StubCache({8: set(range(5))}, {}), [spec], lambda line: None)
+    late = Progress(StubCache({8: set(range(5))}, {(8, (5, 6, 7, 8, 9)): 75}), [spec],
                     lambda line: None)
     assert fresh.cost[spec] == estimate_seconds(spec)
     assert half.cost[spec] == estimate_seconds(spec.replace(seeds=(5, 6, 7, 8, 9)))
@@ -137,7 +137,7 @@ def test_the_estimate_spreads_over_the_cores_that_train_at_once():
     lines = {}
     for workers, threads in ((1, 1), (2, 1), (1, 2), (4, 1)):
         out = []
-        p = Progress(StubCache({}, {}), [a, b], "cpu", out.append, workers=workers,
+        p = Progress(StubCache({}, {}), [a, b], out.append, workers=workers,
                      threads=threads, cores=2)
         lines[workers, threads] = (p.parallel, p.share, out[0])
     assert lines[1, 1][:2] == (1, 1.0) and lines[1, 1][2].endswith(" on 1 of 2 cores)")
@@ -154,8 +154,8 @@ def test_a_run_another_process_trains_counts_from_the_start():
     announces the same plan (the terminal prints a repeated line once)."""
     a, b = _spec(8), _spec(16)
     before, after = [], []
-    Progress(StubCache({}, {}), [a, b], "cpu", before.append)
-    Progress(StubCache({}, {(8, a.seeds): 40}, frozenset({8})), [a, b], "cpu", after.append)
+    Progress(StubCache({}, {}), [a, b], before.append)
+    Progress(StubCache({}, {(8, a.seeds): 40}, frozenset({8})), [a, b], after.append)
     assert before == after and "resuming" not in after[0]
 
 

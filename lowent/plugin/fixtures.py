@@ -50,7 +50,7 @@ def run_device(claims_session) -> str:
 @pytest.fixture(scope="session")
 def train_run(run_cache: Cache, run_device: str) -> Callable[[RunSpec], Run]:
     """A function RunSpec -> Run that trains through the cache on the session's device."""
-    return lambda spec: run_cache.get(spec, device=run_device)
+    return lambda spec: run_cache.get(spec)
 
 
 @pytest.fixture
@@ -140,7 +140,7 @@ def train_runs(claims_session, run_cache: Cache,
                run_device: str) -> Callable[[list[RunSpec]], list[Run]]:
     """``train_all`` on the session's cache, device and training slots."""
     slots = session_slots(claims_session)
-    return lambda specs: train_all(run_cache, specs, run_device, slots=slots)
+    return lambda specs: train_all(run_cache, specs, slots=slots)
 
 
 @pytest.fixture(scope="session")

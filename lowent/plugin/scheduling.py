@@ -36,7 +36,7 @@ def claim_specs(items, profile: Profile) -> list[RunSpec]:
     return sorted(specs, key=lambda s: (-s.model.d_model**2 * s.model.layers, s.key()))
 
 
-def train_all(cache: Cache, specs, device: str = "cpu", progress: Progress | None = None,
+def train_all(cache: Cache, specs, progress: Progress | None = None,
               slots: TrainingSlots | None = None) -> list[Run]:
     """Train several runs; a run whose lock another process holds is skipped and come back
     to, so xdist workers that need the same runs train different ones at once. With
@@ -49,22 +49,22 @@ def train_all(cache: Cache, specs, device: str = "cpu", progress: Progress | Non
         pending = [i for i in range(len(specs)) if i not in done]
         for i in pending:
             hold = contextlib.nullcontext()
-            if slots is not None and not cache.has(specs[i], device):
-                if cache.held_elsewhere(specs[i], device):
+            if slots is not None and not cache.has(specs[i]):
+                if cache.held_elsewhere(specs[i]):
                     continue  # being trained elsewhere: come back to it
                 hold = slots.hold()
             with hold:  # (the run may have been stored while this process waited for a slot)
-                had = progress is not None and cache.has(specs[i], device)
+                had = progress is not None and cache.has(specs[i])
                 resumes = progress is not None and not had and progress.resumes(specs[i])
                 t0 = time.monotonic()
-                run = cache.get(specs[i], device=device, blocking=False)
+                run = cache.get(specs[i], blocking=False)
             if run is not None:
                 done[i] = run
                 if progress is not None and not had:
                     progress.trained(specs[i], time.monotonic() - t0, resumes)
         if len(done) < len(specs) and all(i not in done for i in pending):
             i = pending[0]  # every pending run is being trained elsewhere: wait for one
-            done[i] = cache.get(specs[i], device=device)
+            done[i] = cache.get(specs[i])
     return [done[i] for i in range(len(specs))]
 
 
@@ -97,5 +97,5 @@ def _train_selected(session) -> None:
     slots = session_slots(s)
     workers = worker_input.get("workercount", 1)
     training = workers if slots is None else min(workers, len(slots.locks))
-    progress = Progress(s.cache, specs, s.device, write, worker, training)
-    train_all(s.cache, specs, s.device, progress, slots)
+    progress = Progress(s.cache, specs, write, who=worker, workers=training)
+    train_all(s.cache, specs, progress, slots)

@@ -160,7 +160,8 @@ def build(config) -> ClaimsSession:
     report = None if not report or report.lower() == "none" else Path(report)
     if report is not None and not report.is_absolute():
         report = Path(config.invocation_params.dir) / report
-    return ClaimsSession(profile=prof, profile_name=name, cache=Cache(root), device=device,
+    return ClaimsSession(profile=prof, profile_name=name, cache=Cache(root, device=device),
+                         device=device,
                          slots=_slots(config, device), differing=setting(config, "differing"),
                          report=report)
 
