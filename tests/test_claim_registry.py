@@ -1,6 +1,7 @@
 """The claims registry (lowent.claims) and what pytest derives from it: markers, -m/-k
 selection by claim id, a clear error for an unknown claim or an unregistered run set."""
 import dataclasses
+from pathlib import Path
 
 import pytest
 
@@ -345,3 +346,19 @@ def test_the_default_run_leaves_out_whole_run_set_claims_unless_they_are_named(p
     assert _selected(pytester, "-m", "not residual_paths") == ["test_kl", "test_low"]
     assert _selected(pytester, "test_fake.py::test_kl") == ["test_kl"]
     assert _selected(pytester, "test_fake.py") == ["test_trend"]  # a file names no claim
+
+
+def test_the_tests_marked_unstable_across_machines_exist_and_are_labelled():
+    """Each entry of lowent.claims.unstable names a claim test under claims/ (a renamed test
+    would silently lose its label), and the report's label quotes the record."""
+    import claims
+    from lowent.claims.unstable import ACROSS_MACHINES
+    from lowent.report import across_machines
+
+    root = Path(claims.__file__).parent.parent
+    for test_id in ACROSS_MACHINES:
+        path, cls, name = test_id.split("::")
+        source = (root / path).read_text()
+        assert f"class {cls}" in source and f"def {name}(" in source, test_id
+        assert across_machines(test_id).startswith("outcome unstable across machines")
+    assert across_machines("claims/test_low_entropy.py::T::test_other") == ""
