@@ -22,7 +22,8 @@ from typing import Callable
 import torch
 
 from lowent.config import ModelSpec, RunSpec, TrainSpec
-from lowent.engine import Trainer, keep_freed_memory, minibatch_order, resolve_device
+from lowent.engine import Trainer, minibatch_order
+from lowent.host import keep_freed_memory, resolve_device
 from lowent.target import build_target
 
 CONFIGS = ((64, 1, 10), (64, 4, 10))  # (d, L, seeds): the largest model at both depths

@@ -35,7 +35,8 @@ from filelock import FileLock, Timeout
 
 import lowent
 from lowent.config import RunSpec
-from lowent.engine import Checkpoints, Run, resolve_device, train
+from lowent.engine import Checkpoints, Run, train
+from lowent.host import resolve_device
 from lowent.machine import machine
 
 FILES = ("spec.json", "trace.json", "weights.safetensors")
@@ -205,7 +206,7 @@ class Cache:
                 shutil.rmtree(tmp, ignore_errors=True)
         return final
 
-    def get(self, spec: RunSpec, progress: bool = False,
+    def get(self, spec: RunSpec, progress: str = "none",
             train_fn: Callable[..., Run] = train, blocking: bool = True) -> Run | None:
         """The run of `spec`: each seed loaded if a valid entry holds it; the missing seeds
         trained together once and stored, one entry per seed.

@@ -149,7 +149,7 @@ def _add_tools(sub) -> None:
 def _machine(a) -> int:
     import torch
 
-    from lowent.engine import resolve_device
+    from lowent.host import resolve_device
     from lowent.machine import machine
 
     resolve_device(a.device)
@@ -173,7 +173,8 @@ def _train(a) -> int:
     import time
 
     from lowent.config import ModelSpec, RunSpec, TargetSpec, TrainSpec, parse_seeds
-    from lowent.engine import resolve_device, train
+    from lowent.engine import train
+    from lowent.host import resolve_device
 
     if a.model != "transformer":
         given = [f"--{n}" for n in ("variant", "layers", "norm") if getattr(a, n) is not None]
@@ -199,7 +200,7 @@ def _train(a) -> int:
           f"{estimate_seconds(spec) / 60:.0f} min on one CPU thread); writing {a.out}",
           file=sys.stderr, flush=True)
     t0 = time.perf_counter()
-    run = train(spec, device=a.device, progress=True if sys.stderr.isatty() else "lines",
+    run = train(spec, device=a.device, progress="bar" if sys.stderr.isatty() else "lines",
                 checkpoints=ckpt,
                 log=lambda line: print(line, file=sys.stderr, flush=True))
     from lowent.machine import machine

@@ -10,7 +10,6 @@ per-step loss and the dead-neuron count every k steps are recorded too.
 from __future__ import annotations
 
 import json
-import platform
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,11 +17,11 @@ import numpy as np
 import torch
 from torch.func import functional_call
 
-import lowent
 from lowent.config import RunSpec
 from lowent.contexts import (Layout, all_contexts, faithful_batching, per_sample_counts,
                              sequences_layout, training_batching)
 from lowent.metrics import epoch_metrics
+from lowent.host import environment, keep_freed_memory, resolve_device
 from lowent.models import build_model
 from lowent.optim import FlatOptimizer
 from lowent.probes import activation_counts, epoch_probes, ffn_active
@@ -30,46 +29,6 @@ from lowent.target import Target, build_target
 
 EPOCH_METRICS = ("loss", "loss_eval", "entropy", "kl", "entropy_sparse", "entropy_nonsparse",
                  "mass_sparse", "dead_fraction", "active_fraction")
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """A torch device, with a clear error when CUDA is asked for and absent."""
-    if str(device).split(":")[0] not in ("cpu", "cuda"):
-        raise ValueError(f"unknown device {str(device)!r}; use cpu or cuda")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {str(device)!r} requested but no CUDA GPU is available")
-    return dev
-
-
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # mallopt parameters (glibc's malloc.h)
-MMAP_THRESHOLD_MAX = 32 << 20  # the largest mmap threshold glibc accepts on 64-bit systems
-_freed_memory_kept: bool | None = None
-
-
-def keep_freed_memory() -> bool:
-    """Have the C allocator keep freed memory for the next step instead of returning it.
-
-    By default glibc serves large blocks with fresh mmaps, and returns the top of its heap to
-    the system once more than its trim threshold is free, so every training step faults its
-    large tensors in again: a faithful step at d = 64, L = 4 (10 seeds, one thread) took
-    about 42,000 page faults and 13% of its CPU time in the kernel. With blocks up to 32 MB
-    served from the heap and no trimming, about 1,100. Process-wide, once per process, and
-    numerically inert; a no-op (False) where the C library has no ``mallopt``.
-    """
-    global _freed_memory_kept
-    if _freed_memory_kept is None:
-        import ctypes
-
-        try:
-            mallopt = ctypes.CDLL(None).mallopt
-        except (OSError, AttributeError):
-            _freed_memory_kept = False
-        else:
-            mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-            _freed_memory_kept = (mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_MAX) == 1
-                                  and mallopt(M_TRIM_THRESHOLD, 1 << 30) == 1)
-    return _freed_memory_kept
 
 
 DROPOUT_STREAM = 0x64726F70  # "drop": tells the dropout stream of a seed from its others
@@ -209,13 +168,6 @@ def _from_json(v) -> np.ndarray:
     return np.array(v, dtype=np.float64)  # None (NaN/inf written as null) reads back as nan
 
 
-def environment(device: torch.device) -> dict:
-    """Versions and device recorded beside every run."""
-    return {"lowent": lowent.__version__, "torch": torch.__version__,
-            "python": platform.python_version(), "numpy": np.__version__,
-            "device": str(device) if device.type == "cpu" else torch.cuda.get_device_name(device)}
-
-
 class Trainer:
     """The state of one training run: target, stacked models, optimizer, batching.
 
@@ -341,7 +293,10 @@ class Checkpoints:
         raise NotImplementedError
 
 
-def train(spec: RunSpec, device="cpu", progress: bool = False, steps: int | None = None,
+PROGRESS = ("none", "bar", "lines")  # train()'s progress: nothing, a tqdm bar, log lines
+
+
+def train(spec: RunSpec, device="cpu", progress: str = "none", steps: int | None = None,
           checkpoints: Checkpoints | None = None, every: int = CHECKPOINT_EVERY,
           log=None) -> Run:
     """Train all seeds of `spec` together and return the Run.
@@ -349,7 +304,7 @@ def train(spec: RunSpec, device="cpu", progress: bool = False, steps: int | None
     Args:
         spec: the configuration; ``spec.seeds`` gives the E stacked models.
         device: "cpu" (default) or "cuda".
-        progress: True shows a tqdm bar over epochs; "lines" sends a line to `log` after
+        progress: "bar" shows a tqdm bar over epochs; "lines" sends a line to `log` after
             every tenth of the epochs (for logs and pipes, where a bar prints nothing useful).
         steps: stop after this many optimizer steps (tests); None runs every epoch.
         checkpoints: with a store, the run saves a checkpoint every `every` epochs and, when
@@ -361,24 +316,15 @@ def train(spec: RunSpec, device="cpu", progress: bool = False, steps: int | None
 
     from tqdm import tqdm
 
+    if progress not in PROGRESS:
+        raise ValueError(f"unknown progress {progress!r}; use one of {', '.join(PROGRESS)}")
     t0 = time.perf_counter()
     tr = Trainer(spec, device)
     total = tr.steps_per_epoch * spec.train.epochs if steps is None else steps
     epochs = -(-total // tr.steps_per_epoch)
     per_epoch = {name: np.zeros((tr.E, epochs)) for name in EPOCH_METRICS}
-    step_loss, start, wall_before = [], 0, 0.0
-    saved = checkpoints.load() if checkpoints is not None else None
-    if saved is not None:
-        tr.load_state(saved["trainer"])
-        start, wall_before = saved["epoch"], saved["wall_s"]
-        for name in EPOCH_METRICS:
-            per_epoch[name][:, :start] = saved["per_epoch"][name].numpy()
-        step_loss = [saved["step_loss"].numpy()]
-        if log is not None:
-            log(f"resuming {spec.model.kind} d={spec.model.d_model} L={spec.model.layers} seeds "
-                f"{','.join(map(str, spec.seeds))} from epoch {start} of {epochs}")
-    lines = progress == "lines" and log is not None
-    with tqdm(total=epochs, initial=start, disable=progress is not True, unit="epoch",
+    start, wall_before, step_loss = _resume(tr, checkpoints, per_epoch, log)
+    with tqdm(total=epochs, initial=start, disable=progress != "bar", unit="epoch",
               desc=spec.model.kind) as bar:
         for epoch in range(start, epochs):
             losses = tr.steps(epoch, min(tr.steps_per_epoch, total - tr.done))  # [n, E]
@@ -389,17 +335,54 @@ def train(spec: RunSpec, device="cpu", progress: bool = False, steps: int | None
                 per_epoch[name][:, epoch] = row[name]
             bar.set_postfix(loss=f"{row['loss'].mean():.4f}", H=f"{row['entropy'].mean():.4f}")
             bar.update()
-            if lines and ((epoch + 1) % max(1, epochs // 10) == 0 or epoch + 1 == epochs):
-                took = time.perf_counter() - t0
-                left = took / (epoch + 1 - start) * (epochs - epoch - 1)
-                log(f"epoch {epoch + 1}/{epochs}: loss {row['loss'].mean():.4f}, H "
-                    f"{row['entropy'].mean():.4f} nats; {took:.0f} s, about {left:.0f} s left")
+            if progress == "lines" and log is not None and (
+                    (epoch + 1) % max(1, epochs // 10) == 0 or epoch + 1 == epochs):
+                log(_epoch_line(row, epoch + 1 - start, epochs - epoch - 1, time.perf_counter() - t0,
+                                f"{epoch + 1}/{epochs}"))
             if checkpoints is not None and (epoch + 1) % every == 0 and epoch + 1 < epochs:
-                checkpoints.save({
-                    "epoch": epoch + 1, "wall_s": wall_before + time.perf_counter() - t0,
-                    "trainer": tr.state(),
-                    "per_epoch": {k: torch.as_tensor(v[:, :epoch + 1]) for k, v in per_epoch.items()},
-                    "step_loss": torch.as_tensor(np.concatenate(step_loss))})
+                checkpoints.save(_checkpoint(tr, epoch + 1, wall_before + time.perf_counter() - t0,
+                                             per_epoch, step_loss))
+    meta = {**environment(tr.device), "wall_s": round(wall_before + time.perf_counter() - t0, 3),
+            "steps": total}
+    if start:
+        meta["resumed_from_epoch"] = start
+    return _finish(spec, tr, per_epoch, step_loss, table, meta)
+
+
+def _resume(tr: Trainer, checkpoints: Checkpoints | None, per_epoch: dict,
+            log) -> tuple[int, float, list]:
+    """Load the store's checkpoint, if it holds one, into `tr` and `per_epoch`: the epoch to
+    start from, the wall time already spent and the step losses so far."""
+    saved = checkpoints.load() if checkpoints is not None else None
+    if saved is None:
+        return 0, 0.0, []
+    tr.load_state(saved["trainer"])
+    start = saved["epoch"]
+    for name in EPOCH_METRICS:
+        per_epoch[name][:, :start] = saved["per_epoch"][name].numpy()
+    if log is not None:
+        m = tr.spec.model
+        log(f"resuming {m.kind} d={m.d_model} L={m.layers} seeds "
+            f"{','.join(map(str, tr.spec.seeds))} from epoch {start} of {per_epoch['loss'].shape[1]}")
+    return start, saved["wall_s"], [saved["step_loss"].numpy()]
+
+
+def _epoch_line(row: dict, done: int, left: int, took: float, where: str) -> str:
+    """A progress line: the epoch, the mean loss and entropy, the time spent and left."""
+    return (f"epoch {where}: loss {row['loss'].mean():.4f}, H {row['entropy'].mean():.4f} nats; "
+            f"{took:.0f} s, about {took / done * left:.0f} s left")
+
+
+def _checkpoint(tr: Trainer, epoch: int, wall: float, per_epoch: dict, step_loss: list) -> dict:
+    """What a checkpoint after `epoch` epochs holds: enough to resume exactly."""
+    return {"epoch": epoch, "wall_s": wall, "trainer": tr.state(),
+            "per_epoch": {k: torch.as_tensor(v[:, :epoch]) for k, v in per_epoch.items()},
+            "step_loss": torch.as_tensor(np.concatenate(step_loss))}
+
+
+def _finish(spec: RunSpec, tr: Trainer, per_epoch: dict, step_loss: list, table: np.ndarray,
+            meta: dict) -> Run:
+    """The Run of a finished training: its curves, per-step records and final weights."""
     per_step = {}
     if spec.train.log_every:
         per_step = {"loss": np.concatenate(step_loss).T,
@@ -407,9 +390,5 @@ def train(spec: RunSpec, device="cpu", progress: bool = False, steps: int | None
                     "dead_count": np.stack(tr.probe_dead, axis=1)}
     # Copies in the training dtype: the live parameters are views of the optimizer's buffer.
     state = {name: p.detach().to("cpu", copy=True) for name, p in tr.model.state_dict().items()}
-    wall = wall_before + time.perf_counter() - t0
-    meta = {**environment(tr.device), "wall_s": round(wall, 3), "steps": total}
-    if saved is not None:
-        meta["resumed_from_epoch"] = start
     return Run(spec=spec, per_epoch=per_epoch, per_step=per_step, state=state, table=table,
                meta=meta)

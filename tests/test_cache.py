@@ -24,7 +24,7 @@ class CountingTrain:
         self.calls = 0
         self.seeds: list[tuple[int, ...]] = []
 
-    def __call__(self, spec, device="cpu", progress=False, **kw):
+    def __call__(self, spec, device="cpu", progress="none", **kw):
         self.calls += 1
         self.seeds.append(spec.seeds)
         return train(spec, device=device, **kw)
@@ -105,7 +105,7 @@ def _worker(root, marker_dir, spec_json, q):
     from lowent.config import RunSpec
     from lowent.engine import train
 
-    def counting(spec, device="cpu", progress=False, **kw):
+    def counting(spec, device="cpu", progress="none", **kw):
         open(os.path.join(marker_dir, f"trained-{os.getpid()}"), "w").close()
         return train(spec, device=device)
 

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from lowent.config import LAYOUTS, RunSpec, TrainSpec
-from lowent.engine import EPOCH_METRICS, Run, Trainer, minibatch_order, resolve_device, train
+from lowent.engine import EPOCH_METRICS, Run, Trainer, minibatch_order, train
+from lowent.host import resolve_device
 from lowent.optim import OPTIMIZERS, make_optimizer
 from tests.helpers import model_spec, small_target
 
@@ -205,9 +206,14 @@ def test_a_trainer_has_the_c_allocator_keep_freed_memory():
     numerically inert); elsewhere it is a no-op that says so."""
     import platform
 
-    from lowent import engine
+    from lowent import host
 
     Trainer(_spec(dict(variant="full"), (0,)))
-    assert engine._freed_memory_kept is not None
+    assert host._freed_memory_kept is not None
     if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
-        assert engine.keep_freed_memory() is True
+        assert host.keep_freed_memory() is True
+
+
+def test_progress_is_one_of_its_names():
+    with pytest.raises(ValueError, match="unknown progress True; use one of none, bar, lines"):
+        train(_spec(dict(variant="full"), (0,)), progress=True, steps=1)

@@ -117,7 +117,7 @@ def test_the_cache_resumes_an_interrupted_run_and_says_so(tmp_path):
     and the run equals one trained without interruption."""
     spec = _spec(dict(kind="gru", layers=1), "faithful", epochs=12)  # checkpoints every 5
 
-    def killed(s, device="cpu", progress=False, checkpoints=None, log=None):
+    def killed(s, device="cpu", progress="none", checkpoints=None, log=None):
         return train(s, device=device, checkpoints=KilledAfter(checkpoints.path,
                                                                  checkpoints.stamp, 2), log=log)
 

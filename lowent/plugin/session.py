@@ -118,7 +118,7 @@ def _device(config) -> str:
 
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    from lowent.engine import resolve_device
+    from lowent.host import resolve_device
 
     try:
         resolve_device(name)
