@@ -6,9 +6,10 @@ written in lowent/claims/low_entropy.py.
 import pytest
 
 from claims import figures
-from claims.marks import cases
+from claims.marks import cases, claim
 from lowent.claims.common import summary, target_entropy as entropy_of
-from lowent.claims.low_entropy import KINDS, L1, L2, L3, l1_family, l2_family, l3_family
+from lowent.claims.low_entropy import (KINDS, L1, L2, L3, L4, SMALL, l1_family, l2_family,
+                                      l3_family, l4_family)
 
 # The registered outcome of a claim that does not hold, and why (claims/CALIBRATION.md has
 # the figures behind it). A run's XFAIL line and report give that run's own figures.
@@ -107,3 +108,14 @@ class TestTransformersPreferLowEntropy:
         v = record_verdict(l3_family(by["mass_sparse"]["transformer"], by["entropy_nonsparse"],
                                      target_entropy))
         assert v.passed, v.outcome
+
+    @claim(L4)
+    def test_small_transformers_are_not_yet_low_entropy(self, runs, profile, target_entropy,
+                                                        record_verdict):
+        """L4. "when the model size is small, there is no significant difference between
+        H(p_T) and H(p_R), and meanwhile [the Transformer's H] is even higher than H(p_tgt)"
+        (Sec. 3.1, Fig. 2 centre left; the figures are L2's)"""
+        H = {(k, d): summary(runs[k, d], "entropy", profile.window) for k in KINDS for d in SMALL}
+        v = record_verdict(l4_family(H, target_entropy))
+        assert v.passed, v.outcome
+

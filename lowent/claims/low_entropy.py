@@ -12,7 +12,7 @@ from lowent.claims.loss_spikes import spikes
 from lowent.config import ModelSpec
 from lowent.profiles import Profile
 from lowent.exact import trend
-from lowent.stats import equivalence, one_sample, two_sample
+from lowent.stats import equivalence, equivalence_two, one_sample, two_sample
 from lowent.verdict import Verdict, conjunction
 
 MARGIN = 0.05  # nats: "fluctuates around H(p_tgt)" read as within 0.05 (claims/README.md)
@@ -36,7 +36,12 @@ L3 = Claim(
     sentence="Larger Transformers are more deterministic: the sparse-part mass and the "
              "non-sparse-part entropy both fall with size; RNNs approach the true non-sparse "
              "entropy.")
-CLAIMS = (L1, L2, L3)
+L4 = Claim(
+    id="L4", marker="low_entropy", runs="size_sweep",
+    figure="Sec. 3.1, Fig. 2 centre left",
+    sentence="At small sizes the Transformer is not yet low-entropy: at d = 8 and d = 16 its H "
+             "does not differ from the GRU's and the LSTM's, and it lies above H(p_tgt).")
+CLAIMS = (L1, L2, L3, L4)
 
 
 def size_sweep(profile: Profile, target: str = "base") -> dict:
@@ -125,3 +130,30 @@ def l3_family(mass: Mapping[int, np.ndarray], nonsparse: Mapping[str, Mapping[in
         ours="Transformer sparse mass " + means(mass) + "; non-sparse H " + means(hns)
              + "; |RNN non-sparse H - H(p_tgt)| GRU " + means(gap["gru"])
              + ", LSTM " + means(gap["lstm"]))
+
+
+SMALL = (8, 16)  # L4's "small" sizes: those below L1's d >= 32
+
+
+def l4_family(H: Mapping[tuple[str, int], np.ndarray], h_tgt: float) -> Verdict:
+    """L4's verdict.
+
+    Args:
+        H: (kind, d) -> [E] final entropy, kind in KINDS, d in SMALL.
+        h_tgt: H(p_tgt), nats.
+    Returns:
+        The conjunction of the Transformer's H within MARGIN of each RNN's and above h_tgt,
+        at each small d.
+    """
+    family = {f"d = {d}: H(Transformer) within 0.05 of H({k})":
+              equivalence_two(H["transformer", d], H[k, d], MARGIN)
+              for d in SMALL for k in ("gru", "lstm")}
+    family |= {f"d = {d}: H(Transformer) > H(p_tgt)": one_sample(H["transformer", d], h_tgt,
+                                                                  "greater") for d in SMALL}
+    return conjunction(
+        family,
+        statement="at d = 8 and 16 the Transformer's H is within 0.05 nats of the GRU's and "
+                  "the LSTM's, and above H(p_tgt)",
+        paper="small sizes: no significant difference between Transformer and RNN H; the "
+              "Transformer's H above H(p_tgt) (Fig. 2 centre left)",
+        ours="H (nats) " + ", ".join(f"{k} d={d}: {np.mean(h):.4f}" for (k, d), h in H.items()))
