@@ -172,7 +172,8 @@ def _report(a) -> int:
 def _train(a) -> int:
     import time
 
-    from lowent.config import ModelSpec, RunSpec, TargetSpec, TrainSpec, parse_seeds
+    from lowent.config import ModelSpec, RunSpec, TargetSpec, TrainSpec
+    from lowent.progress import read_seeds
     from lowent.engine import train
     from lowent.host import resolve_device
 
@@ -187,7 +188,7 @@ def _train(a) -> int:
                                    norm=a.norm or "post"),
                    train=TrainSpec(optimizer=a.optimizer, epochs=a.epochs, layout=a.layout,
                                    dtype=a.dtype, log_every=a.log_every),
-                   seeds=parse_seeds(a.seeds))
+                   seeds=read_seeds(a.seeds))
     resolve_device(a.device)
     from lowent.cache import DiskCheckpoints, stamp
 

@@ -173,6 +173,22 @@ class TestPage:
         assert report.outcome(pytest_outcome, verdict) == expected
 
 
+ONE_CLAIM = """
+import numpy as np
+import pytest
+
+from lowent import stats, verdict
+
+
+@pytest.mark.claim("S1")
+def test_holds(record_verdict):
+    x = np.linspace(0.1, 0.2, 5)
+    v = record_verdict(verdict.conjunction({"above 0": stats.one_sample(x, 0.0, "greater")},
+                                           statement="a fake claim"))
+    assert v.passed
+"""
+
+
 def _run_fake_suite(pytester, *args):
     pytester.makepyfile(test_fake_claims=FAKE_CLAIMS,
                         test_other="def test_not_a_claim_is_not_reported():\n    pass\n")
@@ -239,6 +255,25 @@ class TestPlugin:
         r = _run_fake_suite(pytester, "--lowent-report=none")
         r.assert_outcomes(passed=2, xfailed=1, skipped=1, errors=1)
         assert not list(pytester.path.rglob("results.json"))
+
+    def test_a_report_that_cannot_be_written_keeps_the_verdicts_and_fails_the_run(
+            self, pytester, monkeypatch):
+        """B2: the report path was writable at the start and is not at the end (a full disk):
+        the terminal's verdict table stays, one line says so, the run exits 1."""
+        from lowent.plugin import report as plugin_report
+
+        def full(results, path):
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(plugin_report, "write", full)
+        pytester.makepyfile(test_one=ONE_CLAIM)
+        r = pytester.runpytest(f"--lowent-report={pytester.path / 'r.html'}", "-p",
+                               "no:cacheprovider")
+        r.assert_outcomes(passed=1)
+        r.stdout.fnmatch_lines(["*lowent verdicts*", "S1 * holds*",
+                                "lowent: the claims report could not be written to */r.html (No "
+                                "space left on device); the verdicts above are this run's"])
+        assert "Traceback" not in r.stdout.str() and r.ret == pytest.ExitCode.TESTS_FAILED
 
     def test_verdict_is_attached_to_pytest_html(self, pytester):
         pytest.importorskip("pytest_html")

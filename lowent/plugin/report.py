@@ -154,7 +154,12 @@ class ReportWriter:
         results = {"environment": environment(self.config, time.time() - self.t0,
                                               self.machines),
                    "claims": self.claims()}
-        self.written = write(results, self.path)
+        try:
+            self.written = write(results, self.path)
+        except OSError as exc:  # checked writable at the start; lost since (disk, permissions)
+            self.unwritten = f"{exc.strerror or exc}"
+            if session.exitstatus == 0:  # the run asked for a report and has none
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter):
         """A compact verdict table at the end of any run of claim tests."""
@@ -182,6 +187,9 @@ class ReportWriter:
         if getattr(self, "written", None):
             html_path, json_path = self.written
             tr.write_line(f"lowent claims report: {html_path} (+ {json_path.name})")
+        elif getattr(self, "unwritten", None):
+            tr.write_line(f"lowent: the claims report could not be written to {self.path} "
+                          f"({self.unwritten}); the verdicts above are this run's", red=True)
 
 
 def short_engine(note: str) -> str:

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from lowent.cache import Cache
-from lowent.config import SpecError, parse_seeds
+from lowent.config import SpecError
 from lowent.profiles import DEFAULT_PROFILE, PROFILES, Profile, get_profile
-from lowent.progress import format_seeds, usable_cores
+from lowent.progress import format_seeds, read_seeds, usable_cores
 
 DEVICES = ("auto", "cpu", "cuda")
 DEFAULT_REPORT = "reports/latest.html"
@@ -90,6 +90,9 @@ def setting(config, name: str) -> str:
     """A lowent setting: ``--lowent-NAME``, else ``$LOWENT_NAME``, else the ``lowent_NAME`` ini
     key, else its default; a value outside its choices is a one-line usage error."""
     s = SETTINGS[name]
+    if config.getoption(f"--lowent-{name}") == "":
+        raise pytest.UsageError(f"lowent: --lowent-{name} is empty; give a value or leave the "
+                                "option out")
     value = (config.getoption(f"--lowent-{name}") or os.environ.get(s.env)
              or config.getini(f"lowent_{name}") or s.default)
     if s.choices is not None and value not in s.choices:
@@ -104,7 +107,7 @@ def _profile(config) -> tuple[Profile, str]:
     text = setting(config, "seeds")
     if text:
         try:
-            prof = prof.replace(seeds=tuple(sorted(parse_seeds(text))))
+            prof = prof.replace(seeds=tuple(sorted(read_seeds(text))))
         except SpecError as exc:
             raise pytest.UsageError(f"lowent: {exc} (from --lowent-seeds, $LOWENT_SEEDS or "
                                     "lowent_seeds)") from None
@@ -190,11 +193,25 @@ def pytest_addoption(parser):
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
     """Build the session before the plugin's other modules configure (they read it)."""
-    config.stash[KEY] = build(config)
+    config.stash[KEY] = session = build(config)
     if not hasattr(config, "workerinput"):  # the controller, or the only process
+        check_paths(session)
         lost = lost_configuration(config)
         if lost is not None:
             config.issue_config_time_warning(pytest.PytestConfigWarning(lost), stacklevel=2)
+
+
+def check_paths(session: ClaimsSession) -> None:
+    """The cache and the report must be writable before anything trains: one usage line
+    otherwise (lowent.paths)."""
+    from lowent.paths import writable_dir, writable_file
+
+    try:
+        writable_dir(session.cache.root, "the cache (--lowent-cache, $LOWENT_CACHE)")
+        if session.report is not None:
+            writable_file(session.report, "the report (--lowent-report)")
+    except SpecError as exc:
+        raise pytest.UsageError(f"lowent: {exc}") from None
 
 
 def lost_configuration(config) -> str | None:
