@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import tempfile
 import warnings
 from pathlib import Path
@@ -44,6 +45,15 @@ FILES = ("spec.json", "trace.json", "weights.safetensors")
 TRAINING_SOURCES = ("config.py", "target.py", "contexts.py", "engine.py", "optim.py", "metrics.py",
                     "probes.py", "models/__init__.py", "models/layers.py",
                     "models/transformer.py", "models/rnn.py")
+
+
+TMP_PREFIX = ".tmp-"  # an entry being written: TMP_PREFIX + key + "-" + random
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 class CacheWarning(UserWarning):
@@ -147,19 +157,26 @@ class Cache:
         unusable."""
         d = self.path(spec)
         key = d.name
-        if not d.exists():
+        if not d.exists() and not d.is_symlink():
             return None
+        if not d.is_dir():
+            raise CorruptEntry("the entry is not a directory")
         try:
             manifest = json.loads((d / "manifest.json").read_text())
         except (OSError, ValueError) as exc:
             raise CorruptEntry(f"manifest unreadable: {exc}") from None
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+            raise CorruptEntry("manifest is not an entry's (not an object with its files)")
         if manifest.get("key") != key or manifest.get("spec_key") != spec.key():
             raise CorruptEntry("entry belongs to another spec or key (foreign entry)")
         for name in FILES:
-            want = manifest.get("files", {}).get(name)
             if not (d / name).is_file():
                 raise CorruptEntry(f"{name} is missing")
-            if _sha256(d / name) != want:
+            try:
+                digest = _sha256(d / name)
+            except OSError as exc:
+                raise CorruptEntry(f"{name} is unreadable ({exc.strerror or exc})") from None
+            if digest != manifest["files"].get(name):
                 raise CorruptEntry(f"{name} does not match its checksum")
         try:
             run = Run.load(d)
@@ -189,8 +206,9 @@ class Cache:
         """Write a one-seed `run` atomically under its key (replacing whatever was there)."""
         key = self.path(run.spec).name
         self.root.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{key}-", dir=self.root))
+        tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{key}-", dir=self.root))
         try:
+            os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's 0700 would hide it from the group
             run.save(tmp)
             manifest = {"key": key, "spec_key": run.spec.key(), "code": code_version(),
                         "torch": torch.__version__, "device": device_tag(self.device),
@@ -198,7 +216,9 @@ class Cache:
                         "files": {name: _sha256(tmp / name) for name in FILES}}
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
             final = self.root / key
-            if final.exists():
+            if final.is_symlink() or final.is_file():  # an unusable entry of another shape
+                final.unlink()
+            elif final.exists():
                 shutil.rmtree(final)
             os.replace(tmp, final)
         finally:
@@ -299,7 +319,7 @@ class DiskCheckpoints(Checkpoints):
 
     def save(self, state: dict) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        tmp = self.path.with_name(f".{self.path.name}.{socket.gethostname()}.{os.getpid()}.tmp")
         torch.save({"stamp": self.stamp, "state": state}, tmp)
         os.replace(tmp, self.path)
 

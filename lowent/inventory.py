@@ -13,6 +13,11 @@ never be resumed:
   trained in other stacks since), so nothing will ask for that stack again;
 * **unreadable**: not a checkpoint the cache can read.
 
+It also lists the **orphans** of interrupted writes, which ``--prune`` removes: an entry
+directory being written (``.tmp-<key>-*``) whose entry lock nobody holds, and a checkpoint
+being written (``.<name>.pt.<host>.<pid>.tmp``) by a process that no longer runs on this host
+(on another host: one older than ORPHAN_AGE seconds).
+
 A checkpoint whose seeds are locked (a process is training that run now), and one written on
 a device this machine lacks (a GPU's, kept for that GPU), are left alone.
 Entries of other versions are listed and counted, never deleted: they are the record of
@@ -21,12 +26,17 @@ verdicts measured with that code.
 from __future__ import annotations
 
 import json
+import os
+import re
+import shutil
+import socket
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from lowent.cache import Cache, code_version, device_tag
+from lowent.cache import TMP_PREFIX, Cache, code_version, device_tag
 from lowent.config import RunSpec
 from lowent.progress import describe, format_seeds
 
@@ -118,6 +128,44 @@ def checkpoints(cache: Cache) -> list[Checkpoint]:
     return out
 
 
+ORPHAN_AGE = 3600  # s: a checkpoint write of another host older than this has died
+_CHECKPOINT_TMP = re.compile(r"^\.[0-9a-f]+\.pt\.(?:(?P<host>.+)\.)?(?P<pid>\d+)\.tmp$")
+
+
+def _running_here(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def orphans(cache: Cache) -> list[Path]:
+    """What interrupted writes left in the cache (see the module's docstring)."""
+    from filelock import FileLock, Timeout
+
+    out = []
+    for path in sorted(cache.root.glob(f"{TMP_PREFIX}*")):
+        key = path.name[len(TMP_PREFIX):].split("-")[0]
+        try:
+            FileLock(str(cache.root / f"{key}.lock")).acquire(timeout=0).lock.release()
+        except Timeout:
+            continue  # its writer holds the lock: being written now
+        out.append(path)
+    for path in sorted((cache.root / "checkpoints").glob(".*.tmp")):
+        m = _CHECKPOINT_TMP.match(path.name)
+        host = (m and m["host"]) or socket.gethostname()  # no host: written before they had one
+        if m and host == socket.gethostname():
+            dead = not _running_here(m["pid"])
+        else:
+            dead = time.time() - path.stat().st_mtime > ORPHAN_AGE
+        if dead:
+            out.append(path)
+    return out
+
+
 def _order(spec: RunSpec) -> tuple:
     m = spec.model
     return (spec.target.name, m.kind, m.variant, m.d_model, m.layers, describe(spec))
@@ -146,6 +194,10 @@ def report(cache: Cache, cps: list[Checkpoint]) -> list[str]:
         lines.append(f"runs of other versions (kept, never read by this one): {len(old)} "
                      f"({sum(len(g.spec.seeds) for g in old)} entries) from "
                      + "; ".join(versions))
+    left = orphans(cache)
+    if left:
+        lines.append(f"orphans of interrupted writes (--prune removes them): {len(left)}")
+        lines += [f"  {p.name}" for p in left]
     lines.append(f"checkpoints: {len(cps)}")
     for c in cps:
         what = (f"{describe(c.spec)}: epoch {c.epoch} of {c.spec.train.epochs}, "
@@ -175,4 +227,8 @@ def main(args) -> int:
         gone = prune(cps)
         names = "" if not gone else " (" + ", ".join(p.name for p in gone) + ")"
         print(f"pruned {len(gone)} checkpoints{names}")
+        left = orphans(cache)
+        for path in left:
+            shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+        print(f"removed {len(left)} orphans of interrupted writes")
     return 0

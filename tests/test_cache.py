@@ -45,8 +45,10 @@ def test_second_get_loads_instead_of_training(tmp_path):
 
 
 @pytest.mark.parametrize("damage", ["truncate_weights", "flip_trace_byte", "delete_trace",
-                                    "garbage_manifest"])
-def test_corrupt_entry_is_detected_and_retrained_with_a_warning(tmp_path, damage):
+                                    "garbage_manifest", "manifest_list", "manifest_null",
+                                    "files_list", "unreadable_weights", "entry_is_a_file"])
+def test_corrupt_entry_is_detected_and_retrained_with_a_warning(tmp_path, monkeypatch, damage):
+    """An unusable entry of any shape (B3, B4) is retrained with a warning, never a crash."""
     cache, fake = Cache(tmp_path), CountingTrain()
     good = cache.get(SPEC, train_fn=fake)
     d = entry(cache, SPEC, 1)
@@ -58,10 +60,32 @@ def test_corrupt_entry_is_detected_and_retrained_with_a_warning(tmp_path, damage
         (d / "trace.json").write_bytes(bytes(raw))
     elif damage == "delete_trace":
         os.remove(d / "trace.json")
-    else:
+    elif damage == "garbage_manifest":
         (d / "manifest.json").write_text("{not json")
+    elif damage in ("manifest_list", "manifest_null"):  # valid JSON, not an entry's (B3)
+        (d / "manifest.json").write_text("[]" if damage == "manifest_list" else "null")
+    elif damage == "files_list":
+        manifest = json.loads((d / "manifest.json").read_text())
+        (d / "manifest.json").write_text(json.dumps({**manifest, "files": []}))
+    elif damage == "unreadable_weights":  # B4: a PermissionError from the checksum
+        import lowent.cache
+
+        checksum = lowent.cache._sha256
+
+        def refuse(path):
+            if path.parent == d:
+                raise PermissionError(13, "Permission denied")
+            return checksum(path)
+
+        monkeypatch.setattr(lowent.cache, "_sha256", refuse)
+    else:  # B4: the entry's path replaced by a file; storing the retrained run replaces it
+        import shutil
+
+        shutil.rmtree(d)
+        d.write_text("not an entry")
     with pytest.warns(CacheWarning, match="unusable"):
         again = cache.get(SPEC, train_fn=fake)
+    monkeypatch.undo()
     assert fake.calls == 2 and fake.seeds[-1] == (1,)  # only the damaged seed is retrained
     np.testing.assert_array_equal(again.table, good.table)  # training is deterministic
     with warnings.catch_warnings():

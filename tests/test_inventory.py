@@ -1,5 +1,6 @@
 """``python -m lowent cache``: runs by version, checkpoints and what becomes of each."""
 import json
+import os
 
 import pytest
 from filelock import FileLock
@@ -122,3 +123,49 @@ def test_a_checkpoint_says_how_long_its_run_needs_at_its_pace(tmp_path):
     DiskCheckpoints(cache.checkpoint_path(spec), stale).save({"epoch": 4, "wall_s": 120.0})
     line, = [ln for ln in report(cache, checkpoints(cache)) if "so far" in ln]
     assert "stale" in line and "to go" not in line
+
+
+def test_orphans_of_interrupted_writes_are_listed_and_pruned(trained, tmp_path):
+    """B8: kill -9 during a write leaves an entry directory being written and a checkpoint's
+    temporary file; the listing names them, --prune removes them, and a write in progress
+    (its entry lock held, its writer alive) is left alone."""
+    import os
+    import shutil
+    import socket
+    import subprocess
+
+    root = tmp_path / "cache"
+    shutil.copytree(trained, root)
+    cache = Cache(root)
+    key = entry_key(SPEC.replace(seeds=(0,)))
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    (root / f".tmp-{key}-abc123").mkdir()  # nobody holds its lock: an orphan
+    (root / "checkpoints").mkdir(exist_ok=True)
+    here = socket.gethostname()
+    orphan = root / "checkpoints" / f".{'a' * 32}.pt.{here}.{dead.pid}.tmp"
+    orphan.write_bytes(b"partial")
+    live = root / "checkpoints" / f".{'b' * 32}.pt.{here}.{os.getpid()}.tmp"
+    live.write_bytes(b"being written")
+    other = entry_key(SPEC.replace(seeds=(1,)))
+    (root / f".tmp-{other}-def456").mkdir()
+    with FileLock(str(root / f"{other}.lock")):  # its writer holds the lock
+        lines = report(cache, checkpoints(cache))
+        assert "orphans of interrupted writes (--prune removes them): 2" in lines
+        assert f"  .tmp-{key}-abc123" in lines and f"  {orphan.name}" in lines
+        r = run_cli("cache", "--cache", str(root), "--prune")
+    assert r.returncode == 0, r.stderr
+    assert "removed 2 orphans of interrupted writes" in r.stdout
+    assert not (root / f".tmp-{key}-abc123").exists() and not orphan.exists()
+    assert live.exists() and (root / f".tmp-{other}-def456").exists()
+
+
+def test_entries_are_readable_by_the_cache_directorys_group(trained):
+    """An entry directory takes the umask's mode (mkdtemp's 0700 would lock the group out)."""
+    import stat
+
+    mask = os.umask(0)
+    os.umask(mask)
+    for d in trained.iterdir():
+        if d.is_dir() and len(d.name) == 32:
+            assert stat.S_IMODE(d.stat().st_mode) == 0o777 & ~mask
