@@ -10,6 +10,7 @@ and one line (the traceback with ``--debug``).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -20,12 +21,38 @@ from lowent.config import (DROPOUT, DTYPES, EPOCHS, LAYOUTS, MODEL_KINDS, NORMS,
 
 USAGE_ERROR = 2
 RUN_ERROR = 1
+BROKEN_PIPE = 141  # 128 + SIGPIPE: what a Unix tool's status is when its reader stops
 DEVICES = ("cpu", "cuda")
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, no usage dump
         raise SpecError(message)
+
+
+def _at_least(low: int):
+    """An argparse type: a whole number >= `low`, else one line naming the value."""
+    def whole(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if n < low:
+            raise argparse.ArgumentTypeError(f"{n} is less than {low}")
+        return n
+    whole.__name__ = f"whole number >= {low}"
+    return whole
+
+
+def _level(text: str) -> float:
+    """An argparse type: a test level strictly between 0 and 1 (nan and inf are neither)."""
+    try:
+        a = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < a < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a level strictly between 0 and 1")
+    return a
 
 
 class _Help(argparse.ArgumentDefaultsHelpFormatter):
@@ -50,13 +77,14 @@ def _add_train(sub) -> None:
     t.add_argument("--model", default="transformer", choices=MODEL_KINDS, help="model kind")
     t.add_argument("--variant", default=None, choices=VARIANTS,
                    help="Transformer variant (Transformer only; default full)")
-    t.add_argument("--d-model", type=int, default=64, help="embedding (and RNN hidden) size d")
-    t.add_argument("--layers", type=int, default=None,
+    t.add_argument("--d-model", type=_at_least(1), default=64, help="embedding (and RNN hidden) size d")
+    t.add_argument("--layers", type=_at_least(1), default=None,
                    help="Transformer blocks (Transformer only; default 4)")
     t.add_argument("--norm", default=None, choices=NORMS,
                    help="LayerNorm placement (Transformer only; default post, the paper's)")
     t.add_argument("--seeds", default="0-7", help="model seeds, e.g. 0-7 or 0,2,5")
-    t.add_argument("--epochs", type=int, default=EPOCHS, help="passes over the 65,536 sequences")
+    t.add_argument("--epochs", type=_at_least(1), default=EPOCHS,
+                   help="passes over the 65,536 sequences")
     t.add_argument("--optimizer", default="adam", choices=tuple(OPTIMIZERS),
                    help="optimizer (claims/SETTING.md section 4)")
     t.add_argument("--target", default="base", choices=tuple(TARGETS),
@@ -66,7 +94,7 @@ def _add_train(sub) -> None:
                         "paper's loop) or faithful (per-sample masks, shared work before them)")
     t.add_argument("--dropout", type=float, default=DROPOUT, help="dropout probability")
     t.add_argument("--dtype", default="float32", choices=DTYPES, help="training precision")
-    t.add_argument("--log-every", type=int, default=0,
+    t.add_argument("--log-every", type=_at_least(0), default=0,
                    help="also log the loss and probe dead neurons every k steps (0: per epoch)")
     t.add_argument("--device", default="cpu", choices=DEVICES, help="where to train")
     t.add_argument("--out", required=True,
@@ -77,12 +105,12 @@ def _add_train(sub) -> None:
 def _add_bench(sub) -> None:
     b = sub.add_parser("bench", help="engine vs the straightforward torch.nn loop",
                        formatter_class=_Help)
-    b.add_argument("--steps", type=int, default=16, help="optimizer steps timed per side")
-    b.add_argument("--repeat", type=int, default=1,
+    b.add_argument("--steps", type=_at_least(1), default=16, help="optimizer steps timed per side")
+    b.add_argument("--repeat", type=_at_least(1), default=1,
                    help="measure each configuration this many times (baseline and layouts in "
                         "turn) and print each ratio's median and range")
     b.add_argument("--device", default="cpu", choices=DEVICES, help="where to time")
-    b.add_argument("--threads", type=int, default=None,
+    b.add_argument("--threads", type=_at_least(1), default=None,
                    help="torch threads for both sides (default: torch's own count; the claims "
                         "suite runs one per xdist worker)")
     b.add_argument("--json", default=None, help="also write the figures to this file")
@@ -105,7 +133,7 @@ def _add_reports(sub) -> None:
                        formatter_class=_Help)
     c.add_argument("old", help="results.json of the reference run (e.g. the last PyTorch)")
     c.add_argument("new", help="results.json of the run to check")
-    c.add_argument("--alpha", type=float, default=0.05, help="level of the shift tests (Holm)")
+    c.add_argument("--alpha", type=_level, default=0.05, help="level of the shift tests (Holm)")
     c.add_argument("--allow-different", action="store_true",
                    help="compare reports of different results schemas or profiles")
     r = sub.add_parser("report", help="rebuild the HTML claims report from a results.json")
@@ -120,9 +148,10 @@ def _add_reports(sub) -> None:
                                      "with fresh seeds (bootstrap of a results.json)",
                        formatter_class=_Help)
     w.add_argument("results", help="a results.json written by the claims report")
-    w.add_argument("--seeds", type=int, nargs="+", default=[5, 10],
+    w.add_argument("--seeds", type=_at_least(2), nargs="+", default=[5, 10],
                    help="seeds per simulated run")
-    w.add_argument("--sims", type=int, default=500, help="simulated runs per claim and seed count")
+    w.add_argument("--sims", type=_at_least(1), default=500,
+                   help="simulated runs per claim and seed count")
     w.add_argument("--json", default=None, help="also write the table to this file")
     st = sub.add_parser("stability", help="one table of each claim test's outcome and p-value "
                                           "over several results.json (machines, seed sets)")
@@ -190,6 +219,9 @@ def _train(a) -> int:
                                    dtype=a.dtype, log_every=a.log_every),
                    seeds=read_seeds(a.seeds))
     resolve_device(a.device)
+    from lowent.paths import writable_dir
+
+    writable_dir(a.out, "--out")  # before any training: a bad --out loses nothing
     from lowent.cache import DiskCheckpoints, stamp
 
     from lowent.bench import estimate_seconds
@@ -268,10 +300,6 @@ def _power(a) -> int:
 def _bench(a) -> int:
     from lowent.bench import main as bench_main
 
-    if a.steps < 1 or a.repeat < 1:
-        raise SpecError(f"--steps and --repeat must be at least 1, not {a.steps} and {a.repeat}")
-    if a.threads is not None and a.threads < 1:
-        raise SpecError(f"--threads must be at least 1, not {a.threads}")
     return bench_main(a)
 
 
@@ -289,7 +317,12 @@ def main(argv=None) -> int:
         print(f"lowent: error: {exc}", file=sys.stderr)
         return USAGE_ERROR
     try:
-        return COMMANDS[args.command](args)
+        status = COMMANDS[args.command](args)
+        sys.stdout.flush()  # a reader that stopped early is found here, not at exit
+        return status
+    except BrokenPipeError:  # the reader stopped early (| head): no error, like a Unix tool
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second report
+        return BROKEN_PIPE
     except (SpecError, ValueError) as exc:  # bad input found while building the run
         print(f"lowent: error: {exc}", file=sys.stderr)
         return USAGE_ERROR

@@ -54,6 +54,46 @@ def test_bad_input_exits_nonzero_with_one_line_naming_it(tmp_path, args, bad):
 
 
 @pytest.mark.parametrize("args, bad", [
+    (["compare", "a.json", "b.json", "--alpha", "2"], "--alpha: 2 is not a level strictly"),
+    (["compare", "a.json", "b.json", "--alpha", "nan"], "--alpha: nan is not a level"),
+    (["compare", "a.json", "b.json", "--alpha", "0"], "--alpha: 0 is not a level"),
+    (["power", "r.json", "--sims", "0"], "--sims: 0 is less than 1"),
+    (["power", "r.json", "--seeds", "0"], "--seeds: 0 is less than 2"),
+    (["power", "r.json", "--seeds", "-5"], "--seeds: -5 is less than 2"),
+    (["bench", "--steps", "0"], "--steps: 0 is less than 1"),
+    (["bench", "--threads", "two"], "--threads: 'two' is not a whole number"),
+    (["train", "--epochs", "0", "--out", "OUT"], "--epochs: 0 is less than 1"),
+    (["train", "--epochs", "1", "--out", ""], "--out is empty; give a directory"),
+    (["train", "--epochs", "1", "--out", "AFILE"], "is a file, not a directory"),
+    (["train", "--epochs", "1", "--out", "AFILE/sub"], "cannot be created"),
+    (["train", "--seeds", "0-99999999999", "--out", "OUT"], "name 100,000,000,000 seeds"),
+])
+def test_bad_numbers_and_paths_are_one_line_before_any_work(tmp_path, args, bad):
+    """B5, B6, B7 of issue 31: a level outside (0, 1), a count below its least value, an
+    --out that cannot hold the run (checked before training), an enormous seed set."""
+    (tmp_path / "afile").write_text("")
+    args = [str(tmp_path / "out") if a == "OUT" else a.replace("AFILE", str(tmp_path / "afile"))
+            for a in args]
+    r = run_cli(*args)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1 and bad in lines[0], r.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_reader_that_stops_early_is_no_error():
+    """``python -m lowent ... | head``: the command stops quietly with a Unix tool's status
+    (141), not a BrokenPipeError printed twice."""
+    import subprocess
+    import sys
+
+    p = subprocess.Popen([sys.executable, "-m", "lowent", "machine"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    p.stdout.close()
+    err = p.stderr.read().decode()
+    assert p.wait() == 141 and err == ""
+
+
+@pytest.mark.parametrize("args, bad", [
     (["--model", "gru", "--variant", "routed"], "--variant applies to the Transformer only"),
     (["--model", "lstm", "--layers", "2", "--norm", "pre"], "--layers, --norm applies"),
 ])
@@ -104,14 +144,14 @@ def test_bench_reports_both_sides_and_their_ratio(monkeypatch, capsys):
     assert out.count("layout trie") == 2 and "summary:" in out
     assert "d=8 L=1, 2 seeds, trie: ratio median " in out and "over 2 repeats" in out
     assert main(["bench", "--repeat", "0"]) == 2
-    assert "--steps and --repeat must be at least 1" in capsys.readouterr().err
+    assert "--repeat: 0 is less than 1" in capsys.readouterr().err
     import torch
 
     before = torch.get_num_threads()
     assert main(["bench", "--steps", "1", "--threads", "1"]) == 0
     assert "threads 1" in capsys.readouterr().out and torch.get_num_threads() == before
     assert main(["bench", "--threads", "0"]) == 2
-    assert "--threads must be at least 1, not 0" in capsys.readouterr().err
+    assert "--threads: 0 is less than 1" in capsys.readouterr().err
 
 
 def test_bench_summary_takes_the_median_and_range_of_each_layouts_ratio():
