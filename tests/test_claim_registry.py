@@ -359,6 +359,22 @@ def test_the_default_run_leaves_out_whole_run_set_claims_unless_they_are_named(p
     assert _selected(pytester, "test_fake.py") == ["test_trend"]  # a file names no claim
 
 
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]])
+def test_a_k_that_matches_only_left_out_claims_says_which_marker_runs_them(pytester, xdist):
+    """-k D1 matches D1 low and D1 high, which the default run leaves out: one line says to
+    add -m robustness (also from an xdist controller, which collects nothing); a claim named
+    exactly runs and gets no such line."""
+    _suite(pytester, OUTSIDE)
+    res = pytester.runpytest_subprocess("-k", "D1", *xdist)
+    hints = [ln for ln in res.outlines if ln.startswith("lowent: -k")]
+    assert hints == ["lowent: -k 'D1' matches D1 low, D1 high, left out of the default run "
+                     "(marker robustness); add -m robustness to run them, or name one exactly "
+                     "(-k D1_low)"]
+    res = pytester.runpytest_subprocess("-k", "F2", *xdist)
+    res.assert_outcomes(passed=1)
+    assert not [ln for ln in res.outlines if ln.startswith("lowent: -k")]
+
+
 def test_the_tests_marked_unstable_across_machines_exist_and_are_labelled():
     """Each entry of lowent.claims.unstable names a claim test under claims/ (a renamed test
     would silently lose its label), and the report's label quotes the record."""

@@ -88,7 +88,7 @@ def outside_default_run(config, items) -> list:
     default, as an ``-m`` on the command line replaces one in the ini file."""
     if config.option.markexpr:
         return []
-    words = set(re.findall(r"[^\s()]+", config.option.keyword or "")) - {"and", "or", "not"}
+    words = _words(config)
     named = {_node_id(config, arg) for arg in config.args} - {None}
     out = []
     for item in items:
@@ -99,6 +99,47 @@ def outside_default_run(config, items) -> list:
             continue
         out.append(item)
     return out
+
+
+def _words(config) -> set[str]:
+    return set(re.findall(r"[^\s()]+", config.option.keyword or "")) - {"and", "or", "not"}
+
+
+def left_out_by_k(config) -> dict[str, list[str]]:
+    """Marker -> the claims of the default run's left-out markers that the ``-k`` expression
+    matches (as pytest matches a test's keywords) without naming them exactly: those it
+    selected and the default run left out. Computed from the registry, so the controller
+    of an xdist run (which collects nothing) knows them too."""
+    if config.option.markexpr or not config.option.keyword:
+        return {}
+    from _pytest.mark.expression import Expression
+
+    try:
+        expr = Expression.compile(config.option.keyword)
+    except Exception:  # noqa: BLE001 - pytest reports a bad -k itself
+        return {}
+    words, out = _words(config), {}
+    for marker, ids in markers().items():
+        if marker not in NOT_DEFAULT:
+            continue
+        for claim_id in ids:
+            kw = get_claim(claim_id).keyword
+            if kw not in words and expr.evaluate(
+                    lambda name, kw=kw, **_: name.lower() in kw.lower()):
+                out.setdefault(marker, []).append(claim_id)
+    return out
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """One line per left-out marker whose claims the ``-k`` matched: how to run them."""
+    if hasattr(config, "workerinput"):
+        return
+    for marker, ids in left_out_by_k(config).items():
+        shown = ", ".join(ids[:4]) + (f" and {len(ids) - 4} more" if len(ids) > 4 else "")
+        terminalreporter.write_line(
+            f"lowent: -k {config.option.keyword!r} matches {shown}, left out of the default run "
+            f"(marker {marker}); add -m {marker} to run them, or name one exactly (-k "
+            f"{get_claim(ids[0]).keyword})", yellow=True)
 
 
 def _node_id(config, arg: str) -> str | None:
