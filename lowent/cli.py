@@ -309,12 +309,18 @@ COMMANDS = {"train": _train, "bench": _bench, "bench-compare": _bench_compare,
             "machine": _machine}
 
 
+def _one_line(text: str) -> str:
+    """`text` on one line: a value the user gave may hold line breaks or control characters,
+    shown escaped (``\\n``, ``\\x85``) so the error stays one line naming it."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+
+
 def main(argv=None) -> int:
     debug = "--debug" in (sys.argv[1:] if argv is None else argv)
     try:
         args = _parser().parse_args(argv)
     except SpecError as exc:
-        print(f"lowent: error: {exc}", file=sys.stderr)
+        print(f"lowent: error: {_one_line(str(exc))}", file=sys.stderr)
         return USAGE_ERROR
     try:
         status = COMMANDS[args.command](args)
@@ -324,10 +330,10 @@ def main(argv=None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second report
         return BROKEN_PIPE
     except (SpecError, ValueError) as exc:  # bad input found while building the run
-        print(f"lowent: error: {exc}", file=sys.stderr)
+        print(f"lowent: error: {_one_line(str(exc))}", file=sys.stderr)
         return USAGE_ERROR
     except Exception as exc:  # noqa: BLE001 - a failure while running: one line, exit 1
         if debug:
             traceback.print_exc()
-        print(f"lowent: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"lowent: error: {type(exc).__name__}: {_one_line(str(exc))}", file=sys.stderr)
         return RUN_ERROR
