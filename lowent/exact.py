@@ -16,6 +16,7 @@ from typing import Sequence
 
 import numpy as np
 from scipy import stats as sps
+from scipy.optimize import linear_sum_assignment
 
 from lowent.stats import ALPHA, Result, _clean
 
@@ -62,7 +63,10 @@ def trend(groups: Sequence, direction: str, alpha: float = ALPHA,
     tol = 1e-9 * max(1.0, abs(observed))
     p = (1 + np.count_nonzero(null >= observed - tol)) / (1 + n_perm)
     p_opp = (1 + np.count_nonzero(null <= observed + tol)) / (1 + n_perm)
-    arrangements = float(math.factorial(data.shape[1])) ** data.shape[0]
+    # The smallest p these observations allow: each seed's ranks in the claimed order (a seed
+    # tied at every size has one arrangement and adds nothing), under the same null.
+    best = float(page_l(np.sort(ranks, axis=1)))
+    min_p = (1 + np.count_nonzero(null >= best - 1e-9 * max(1.0, abs(best)))) / (1 + n_perm)
     rank = np.broadcast_to(np.arange(data.shape[1]), data.shape)
     r = float(sps.spearmanr(rank.ravel(), data.ravel()).statistic) if np.ptp(data) > 0 else 0.0
     r = 0.0 if not np.isfinite(r) else r
@@ -75,7 +79,7 @@ def trend(groups: Sequence, direction: str, alpha: float = ALPHA,
                   pvalue=float(p), n=int(data.size), effect=r,
                   effect_name="Spearman rho (size rank, value)", ci=ci,
                   data={f"group{i}": data[:, i] for i in range(data.shape[1])},
-                  pvalue_opposite=float(p_opp), min_pvalue=max(1 / (1 + n_perm), 1 / arrangements),
+                  pvalue_opposite=float(p_opp), min_pvalue=float(min_p),
                   call={"fn": "trend", "kw": {"direction": direction}, "groups": True})
 
 
@@ -119,22 +123,26 @@ def coincidence(events_a: Sequence, events_b: Sequence, before: int, after: int,
 
     M = np.array([[matched(x, y) for y in b] for x in a], dtype=np.float64)  # [A seed, B seed]
     observed = float(np.trace(M))
+    # The most events any pairing of seeds matches: the best these observations allow.
+    rows, cols = linear_sum_assignment(M, maximize=True)
+    best = max(float(M[rows, cols].sum()), observed)
     if n <= EXHAUSTIVE:
         perms = np.array(list(itertools.permutations(range(n))))
         null = M[np.arange(n), perms].sum(axis=1)
         p = np.count_nonzero(null >= observed) / len(null)
         p_opp = np.count_nonzero(null <= observed) / len(null)
-        min_p, how = 1 / len(null), f"all {len(null)} pairings of seeds"
+        min_p, how = np.count_nonzero(null >= best) / len(null), f"all {len(null)} pairings of seeds"
     else:
         rng = np.random.default_rng(seed)
         perms = np.argsort(rng.random((n_perm, n)), axis=1)
         null = M[np.arange(n), perms].sum(axis=1)
         p = (1 + np.count_nonzero(null >= observed)) / (1 + n_perm)
         p_opp = (1 + np.count_nonzero(null <= observed)) / (1 + n_perm)
-        min_p, how = 1 / (1 + n_perm), f"{n_perm} random pairings of seeds"
+        min_p = (1 + np.count_nonzero(null >= best)) / (1 + n_perm)
+        how = f"{n_perm} random pairings of seeds"
     n_a = sum(x.size for x in a)
     if n_a == 0:
-        p = p_opp = 1.0
+        p = p_opp = min_p = 1.0
     frac, null_frac = (observed / n_a, null / n_a) if n_a else (0.0, np.zeros(1))
     ci = tuple(float(frac - q) for q in np.quantile(null_frac, [1 - alpha, alpha]))
     return Result(procedure=f"permutation test of coincidence ({how})",
@@ -142,7 +150,7 @@ def coincidence(events_a: Sequence, events_b: Sequence, before: int, after: int,
                   effect_name="matched fraction - null mean", ci=ci,
                   data={"matched": observed, "events_a": n_a,
                         "events_b": sum(y.size for y in b), "null_mean": float(null.mean())},
-                  pvalue_opposite=float(p_opp), min_pvalue=min_p)
+                  pvalue_opposite=float(p_opp), min_pvalue=float(min_p))
 
 
 def rate_below(counts, exposure: float, bound: float, alpha: float = ALPHA) -> Result:

@@ -223,15 +223,38 @@ def test_page_with_ties_is_exact_not_conservative():
 def test_each_procedure_states_its_smallest_reachable_p():
     x = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
     assert stats.one_sample(x, 0, "greater").min_pvalue == 0.0
-    assert exact.trend([x, x + 1, x + 2], "increasing").min_pvalue == pytest.approx(1 / 6**5)
+    # 6**5 = 7776 within-seed arrangements: the resampled floor is (1 + #null at the best) /
+    # 10,000, about 1 / 7776 + 1e-4
+    floor = exact.trend([x, x + 1, x + 2], "increasing").min_pvalue
+    assert 1e-4 < floor < 1e-4 + 3 / 7776
     assert exact.trend([x, x + 1, x + 2, x + 3], "increasing").min_pvalue == pytest.approx(1e-4)
     assert exact.rate_below(np.zeros(5), 12.8, 0.05).min_pvalue == pytest.approx(np.exp(-3.2))
     assert exact.more_often(np.ones(5, bool), 0.05).min_pvalue == pytest.approx(0.05**5)
-    ev = [np.array([100])] * 5
+    ev = [np.array([1000 * i]) for i in range(5)]
     assert exact.coincidence(ev, ev, 64, 64).min_pvalue == pytest.approx(1 / 120)
     v = verdict.conjunction({"a": exact.rate_below(np.zeros(5), 12.8, 0.05),
                            "b": stats.one_sample(x, 0, "greater")}, claim="X", statement="s")
     assert v.min_pvalue == pytest.approx(np.exp(-3.2)) and v.min_pvalue < v.alpha
+
+
+def test_the_reachable_p_counts_ties_and_seeds_without_events():
+    """Issue 30, item 2: the floor comes from the observations. Jumps in 2 of 5 seeds, each
+    at its own spike: every pairing that keeps those 2 seeds matches as much (3! of 5!), so
+    no data of this shape can pass; Page's L with 3 of 5 seeds tied at every size has only
+    the other 2 seeds' arrangements (3!**2 = 36)."""
+    spikes = [np.array([1000 * (i + 1)]) for i in range(5)]
+    jumps = [spikes[0], spikes[1], np.array([], int), np.array([], int), np.array([], int)]
+    r = exact.coincidence(jumps, spikes, 64, 64)
+    assert r.pvalue == r.min_pvalue == pytest.approx(6 / 120)
+    v = verdict.conjunction({"coincide": r}, statement="s")
+    assert v.min_pvalue >= v.alpha  # record_verdict makes this a DesignError
+    same = [np.array([100])] * 5  # every seed's events at one step: no pairing is better
+    assert exact.coincidence(same, same, 64, 64).min_pvalue == 1.0
+    assert exact.coincidence([np.array([], int)] * 5, spikes, 64, 64).min_pvalue == 1.0
+    x = np.array([1.0, 2.0, 5.0, 5.0, 5.0])
+    tied = exact.trend([x, x + [1, 1, 0, 0, 0], x + [2, 2, 0, 0, 0]], "increasing")
+    assert tied.min_pvalue == pytest.approx(1 / 36, abs=0.006)
+    assert tied.pvalue >= tied.min_pvalue
 
 
 def test_result_and_verdict_dicts_have_only_plain_python_types():
