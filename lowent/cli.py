@@ -315,12 +315,16 @@ def _one_line(text: str) -> str:
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
+def _error(message: str) -> None:
+    print(f"lowent: error: {_one_line(message)}", file=sys.stderr)
+
+
 def main(argv=None) -> int:
     debug = "--debug" in (sys.argv[1:] if argv is None else argv)
     try:
         args = _parser().parse_args(argv)
     except SpecError as exc:
-        print(f"lowent: error: {_one_line(str(exc))}", file=sys.stderr)
+        _error(str(exc))
         return USAGE_ERROR
     try:
         status = COMMANDS[args.command](args)
@@ -330,10 +334,10 @@ def main(argv=None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second report
         return BROKEN_PIPE
     except (SpecError, ValueError) as exc:  # bad input found while building the run
-        print(f"lowent: error: {_one_line(str(exc))}", file=sys.stderr)
+        _error(str(exc))
         return USAGE_ERROR
     except Exception as exc:  # noqa: BLE001 - a failure while running: one line, exit 1
         if debug:
             traceback.print_exc()
-        print(f"lowent: error: {type(exc).__name__}: {_one_line(str(exc))}", file=sys.stderr)
+        _error(f"{type(exc).__name__}: {exc}")
         return RUN_ERROR

@@ -31,6 +31,11 @@ def page_l(ranks: np.ndarray) -> np.ndarray:
     return (ranks.sum(axis=-2) * np.arange(1, ranks.shape[-1] + 1)).sum(axis=-1)
 
 
+def _reaching(null: np.ndarray, value: float) -> int:
+    """How many null statistics reach `value` (a float sum of mid-ranks: within 1e-9)."""
+    return int(np.count_nonzero(null >= value - 1e-9 * max(1.0, abs(value))))
+
+
 def trend(groups: Sequence, direction: str, alpha: float = ALPHA,
           n_perm: int = TREND_PERMUTATIONS, seed: int = TREND_SEED) -> Result:
     """Page's L test for a monotone trend across ordered groups (e.g. model sizes), judged
@@ -61,12 +66,12 @@ def trend(groups: Sequence, direction: str, alpha: float = ALPHA,
     order = np.argsort(rng.random((n_perm,) + ranks.shape), axis=-1)
     null = page_l(np.take_along_axis(np.broadcast_to(ranks, order.shape), order, axis=-1))
     tol = 1e-9 * max(1.0, abs(observed))
-    p = (1 + np.count_nonzero(null >= observed - tol)) / (1 + n_perm)
+    p = (1 + _reaching(null, observed)) / (1 + n_perm)
     p_opp = (1 + np.count_nonzero(null <= observed + tol)) / (1 + n_perm)
     # The smallest p these observations allow: each seed's ranks in the claimed order (a seed
     # tied at every size has one arrangement and adds nothing), under the same null.
     best = float(page_l(np.sort(ranks, axis=1)))
-    min_p = (1 + np.count_nonzero(null >= best - 1e-9 * max(1.0, abs(best)))) / (1 + n_perm)
+    min_p = (1 + _reaching(null, best)) / (1 + n_perm)
     rank = np.broadcast_to(np.arange(data.shape[1]), data.shape)
     r = float(sps.spearmanr(rank.ravel(), data.ravel()).statistic) if np.ptp(data) > 0 else 0.0
     r = 0.0 if not np.isfinite(r) else r
