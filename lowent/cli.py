@@ -153,6 +153,13 @@ def _add_reports(sub) -> None:
     w.add_argument("--sims", type=_at_least(1), default=500,
                    help="simulated runs per claim and seed count")
     w.add_argument("--json", default=None, help="also write the table to this file")
+    rp = sub.add_parser("replication", help="the confirmatory replication of L1 and F1: "
+                        "parametric power at the smallest effect of interest, per seed count",
+                        formatter_class=_Help)
+    rp.add_argument("--seeds", type=_at_least(2), nargs="+", default=[5, 7, 10, 14],
+                    help="fresh seeds per simulated run")
+    rp.add_argument("--sims", type=_at_least(1), default=2000,
+                    help="simulated runs per claim and seed count")
     st = sub.add_parser("stability", help="one table of each claim test's outcome and p-value "
                                           "over several results.json (machines, seed sets)")
     st.add_argument("runs", nargs="+", metavar="NAME=RESULTS",
@@ -297,6 +304,12 @@ def _power(a) -> int:
     return power_main(a)
 
 
+def _replication(a) -> int:
+    from lowent.replication import main as replication_main
+
+    return replication_main(a)
+
+
 def _bench(a) -> int:
     from lowent.bench import main as bench_main
 
@@ -305,7 +318,8 @@ def _bench(a) -> int:
 
 COMMANDS = {"train": _train, "bench": _bench, "bench-compare": _bench_compare,
             "bench-noise": _bench_noise, "compare": _compare, "report": _report,
-            "baseline": _baseline, "power": _power, "stability": _stability, "cache": _cache,
+            "baseline": _baseline, "power": _power,
+            "replication": _replication, "stability": _stability, "cache": _cache,
             "machine": _machine}
 
 

@@ -59,3 +59,25 @@ def test_table_and_command_line(tmp_path, capsys):
     assert "| X | holds | 5 | 1.00 |" in out and "line" in out
     with pytest.raises(ValueError, match="seeds"):
         power.seeds_of({"environment": {}})
+
+
+def test_replication_plan_inverts_the_recorded_t_tests_and_its_power_matches_noncentral_t():
+    """The plan's seed SDs reproduce the recorded p-values, and its exact t-test power
+    agrees with a simulation of the project's one-sample test."""
+    import numpy as np
+    from scipy import stats
+
+    from lowent import replication as r
+    from lowent.stats import one_sample
+
+    for key, (diff, p) in r.RECORDED.items():
+        t = diff / (r.SD[key] / np.sqrt(10))
+        side = stats.t.sf(abs(t), 9)
+        assert abs(side / p - 1) < 1e-6, key
+    rng = np.random.default_rng(1)
+    sims = [one_sample(r.H_TGT + rng.normal(-0.01, 0.0073, 7), r.H_TGT, "less").pvalue < 0.05
+            for _ in range(2000)]
+    exact = r.t_power(-0.01, 0.0073, 7)
+    assert abs(np.mean(sims) - exact) < 3 * np.sqrt(exact * (1 - exact) / 2000)
+    # the family's power is at most its weakest part's
+    assert r.family_power(r.L1_SCENARIO, 7, sims=200) <= r.t_power(-0.01, r.SD["L1 d = 64"], 7) + 0.05
