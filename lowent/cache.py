@@ -110,8 +110,7 @@ class Cache:
         """Where an unfinished run of `spec` (the seeds being trained together) keeps its
         latest checkpoint. The name hashes the spec and device only, so that a checkpoint of
         other code or another torch version is found, reported and not resumed."""
-        name = hashlib.sha256(f"{spec.key()}|{device_tag(self.device)}".encode()).hexdigest()[:32]
-        return self.root / "checkpoints" / f"{name}.pt"
+        return self.root / "checkpoints" / f"{checkpoint_name(spec, self.device)}.pt"
 
     def _lock(self, key: str) -> FileLock:
         """The file lock of the entry `key`, held while its seed trains."""
@@ -235,28 +234,11 @@ class Cache:
         seed only once. With blocking=False, returns None at once when another process holds
         any of them.
         """
-        singles = {s: spec.replace(seeds=(s,)) for s in spec.seeds}  # seed -> its entry's spec
-        self.root.mkdir(parents=True, exist_ok=True)
-        keys = sorted(entry_key(one, self.device) for one in singles.values())
-        locks = [self._lock(key) for key in keys]
-        held = []
+        held = self.hold(spec, blocking)
+        if held is None:
+            return None
         try:
-            for lock in locks:  # in key order, so two runs sharing seeds never deadlock
-                try:
-                    lock.acquire(timeout=-1 if blocking else 0)
-                except Timeout:
-                    return None
-                held.append(lock)
-            have = {}
-            for s, one in singles.items():
-                try:
-                    run = self.load(one)
-                except CorruptEntry as exc:
-                    warnings.warn(f"lowent cache: entry {entry_key(one, self.device)} of seed {s} is "
-                                  f"unusable ({exc}); retraining", CacheWarning, stacklevel=2)
-                    run = None
-                if run is not None:
-                    have[s] = run
+            have = self.usable(spec)
             missing = tuple(s for s in spec.seeds if s not in have)
             if missing:
                 stack = spec.replace(seeds=missing)
@@ -271,8 +253,50 @@ class Cache:
                 ckpt.clear()
             return merge_runs(spec, [have[s] for s in spec.seeds])
         finally:
-            for lock in held:
-                lock.release()
+            release(held)
+
+    def hold(self, spec: RunSpec, blocking: bool = True) -> list[FileLock] | None:
+        """Take the file locks of every seed of `spec`, in key order (so two runs sharing
+        seeds never deadlock). With blocking=False, None, holding nothing, when another
+        process holds any of them. Give them back with :func:`release`."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        keys = sorted(entry_key(spec.replace(seeds=(s,)), self.device) for s in spec.seeds)
+        held = []
+        for lock in (self._lock(key) for key in keys):
+            try:
+                lock.acquire(timeout=-1 if blocking else 0)
+            except Timeout:
+                release(held)
+                return None
+            held.append(lock)
+        return held
+
+    def usable(self, spec: RunSpec) -> dict[int, Run]:
+        """seed -> stored run, for the seeds of `spec` whose entries are valid; an unusable
+        entry is warned about and left out (it is to be retrained)."""
+        have = {}
+        for s in spec.seeds:
+            one = spec.replace(seeds=(s,))
+            try:
+                run = self.load(one)
+            except CorruptEntry as exc:
+                warnings.warn(f"lowent cache: entry {entry_key(one, self.device)} of seed {s} is "
+                              f"unusable ({exc}); retraining", CacheWarning, stacklevel=3)
+                run = None
+            if run is not None:
+                have[s] = run
+        return have
+
+
+def release(locks: list[FileLock]) -> None:
+    """Give back locks taken by :meth:`Cache.hold`."""
+    for lock in locks:
+        lock.release()
+
+
+def checkpoint_name(spec: RunSpec, device="cpu") -> str:
+    """The file name (without suffix) of the checkpoint of `spec`'s stacked seeds on `device`."""
+    return hashlib.sha256(f"{spec.key()}|{device_tag(device)}".encode()).hexdigest()[:32]
 
 
 def stamp(spec: RunSpec, device="cpu") -> str:

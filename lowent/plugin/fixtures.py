@@ -138,9 +138,19 @@ def record_verdict(request, record_property, profile):
 @pytest.fixture(scope="session")
 def train_runs(claims_session, run_cache: Cache,
                run_device: str) -> Callable[[list[RunSpec]], list[Run]]:
-    """``train_all`` on the session's cache, device and training slots."""
+    """``train_all`` on the session's cache, device and training slots; with the ray
+    executor, what is missing is trained on Ray first (``train_all`` then only loads)."""
     slots = session_slots(claims_session)
-    return lambda specs: train_all(run_cache, specs, slots=slots)
+
+    def train(specs: list[RunSpec]) -> list[Run]:
+        if claims_session.executor == "ray":  # what the session's start left untrained
+            from lowent.ray_executor import connect, train_on_ray
+
+            connect(claims_session.slots)
+            train_on_ray(run_cache, specs)
+        return train_all(run_cache, specs, slots=slots)
+
+    return train
 
 
 @pytest.fixture(scope="session")

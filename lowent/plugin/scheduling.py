@@ -95,6 +95,13 @@ def _train_selected(session) -> None:
     write = progress_writer(session.config)
     s.cache.log = lambda line: write(f"lowent: {f'[{worker}] ' if worker else ''}{line}")
     slots = session_slots(s)
+    if s.executor == "ray":
+        from lowent.ray_executor import connect, train_on_ray
+
+        cpus = connect(s.slots)
+        train_on_ray(s.cache, specs, Progress(s.cache, specs, write, workers=cpus, threads=1,
+                                              cores=cpus))
+        return
     workers = worker_input.get("workercount", 1)
     training = workers if slots is None else min(workers, len(slots.locks))
     progress = Progress(s.cache, specs, write, who=worker, workers=training)

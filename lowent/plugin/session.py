@@ -20,6 +20,7 @@ from lowent.profiles import DEFAULT_PROFILE, PROFILES, Profile, get_profile
 from lowent.progress import format_seeds, read_seeds, usable_cores
 
 DEVICES = ("auto", "cpu", "cuda")
+EXECUTORS = ("local", "ray")
 DEFAULT_REPORT = "reports/latest.html"
 
 
@@ -46,6 +47,10 @@ SETTINGS = {
                      "how many processes sharing the cache may train runs at once (auto: on "
                      "the CPU, its usable cores over torch's threads per process; no limit on "
                      "CUDA; 0: no limit)"),
+    "executor": Setting("LOWENT_EXECUTOR", "local", EXECUTORS,
+                        "what trains the missing runs: local (this process and its xdist "
+                        "siblings, within the slots) or ray (Ray tasks on the cluster "
+                        "$RAY_ADDRESS names, else on a local one; stored from this process)"),
     "differing": Setting("LOWENT_DIFFERING", "skip", ("skip", "judge"),
                          "claims whose verdict on the profile's layout differs from faithful "
                          "training's (claims/CALIBRATION.md): skip them (untrained, unjudged) "
@@ -63,6 +68,7 @@ class ClaimsSession:
     device: str  # "cpu" or "cuda" (auto resolved)
     slots: int | None  # processes that may train at once (None: no limit)
     differing: str  # "skip" or "judge"
+    executor: str  # "local" or "ray"
     report: Path | None  # where the claims report goes (None: nowhere)
 
     def not_judged(self, claim_id: str) -> str | None:
@@ -166,7 +172,24 @@ def build(config) -> ClaimsSession:
     return ClaimsSession(profile=prof, profile_name=name, cache=Cache(root, device=device),
                          device=device,
                          slots=_slots(config, device), differing=setting(config, "differing"),
-                         report=report)
+                         executor=_executor(config), report=report)
+
+
+def _executor(config) -> str:
+    """The executor setting; ``ray`` needs Ray installed and one pytest process (Ray spreads
+    the training; pytest-xdist workers would each start a cluster of their own)."""
+    name = setting(config, "executor")
+    if name == "ray":
+        from lowent.ray_executor import require_ray
+
+        try:
+            require_ray()
+        except SpecError as exc:
+            raise pytest.UsageError(f"lowent: {exc}") from None
+        if hasattr(config, "workerinput") or config.getoption("numprocesses", None):
+            raise pytest.UsageError("lowent: the ray executor spreads the training over Ray's "
+                                    "workers; run pytest without -n (pytest-xdist)")
+    return name
 
 
 KEY = pytest.StashKey[ClaimsSession]()

@@ -1,0 +1,136 @@
+"""The Ray executor: the missing runs of the selected claims trained as Ray tasks.
+
+``pytest claims/ --lowent-executor ray`` (``$LOWENT_EXECUTOR``, ini ``lowent_executor``)
+computes which seeds of the selected claims' runs have no valid cache entry, submits each run's
+missing seeds as one Ray task (costliest first), and stores every result in the one
+content-addressed cache from the driver, so workers need no shared filesystem. Ray picks the
+cluster: ``RAY_ADDRESS`` (or ``ray.init``'s own rules) joins one; without it a local cluster
+starts on this machine, its workers importing this very source tree.
+
+A task is what :func:`lowent.engine.train` does for those seeds; a worker trains it with one
+torch thread (one CPU per task; one GPU with ``--lowent-device cuda``). A worker killed
+mid-task loses nothing: Ray runs the task again (up to ``RETRIES`` times), and the new attempt
+resumes from the checkpoint the task keeps in its node's temporary directory when it lands on
+the same node, or starts over elsewhere; either way it computes exactly what an uninterrupted
+run does (resuming is exact: tests/test_resume.py; tests/test_ray.py kills a worker). Each
+result carries the machine record of the node that trained it, stored in its entry's
+manifest, so a cluster of mixed machines is reported as such ("runs trained on mixed
+machines").
+
+While a task runs, the driver holds the cache locks of its seeds, so other processes sharing
+the cache (xdist workers, a second pytest) wait for it instead of training it again.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from lowent.cache import Cache, code_version, release, split_run, stamp
+from lowent.config import RunSpec, SpecError
+
+RETRIES = 3  # Ray's reruns of a task whose worker died
+CHECKPOINT_DIR = "lowent-ray-checkpoints"  # under the node's temporary directory
+
+
+class WorkerMismatch(RuntimeError):
+    """A Ray worker runs other lowent training code than the driver."""
+
+
+def require_ray():
+    """The ray module, or a one-line error saying how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise SpecError("the ray executor needs Ray: pip install 'lowent[ray]' (or "
+                        "pip install ray)") from None
+    return ray
+
+
+def connect(cpus: int | None = None) -> int:
+    """Join the cluster ``RAY_ADDRESS`` names, else start a local one with `cpus` CPUs (None:
+    all); returns the cluster's CPUs. A local cluster's workers import the driver's lowent."""
+    ray = require_ray()
+    if not ray.is_initialized():
+        if os.environ.get("RAY_ADDRESS"):
+            ray.init(log_to_driver=False)
+        else:
+            source = str(Path(__file__).resolve().parent.parent)
+            path = os.pathsep.join(p for p in (source, os.environ.get("PYTHONPATH")) if p)
+            ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False,
+                     runtime_env={"env_vars": {"PYTHONPATH": path, "OMP_NUM_THREADS": "1",
+                                               "MKL_NUM_THREADS": "1"}})
+    return int(ray.cluster_resources().get("CPU", 1))
+
+
+def train_task(spec: dict, device: str, driver_code: str):
+    """A Ray task: train `spec` (its seeds stacked) on this node and return the Run, with the
+    node's machine record in ``meta["machine"]``."""
+    import torch
+
+    from lowent.cache import DiskCheckpoints, checkpoint_name
+    from lowent.engine import train
+    from lowent.host import resolve_device
+    from lowent.machine import machine
+
+    if code_version() != driver_code:
+        raise WorkerMismatch(f"this worker's lowent training code is {code_version()}, the "
+                             f"driver's {driver_code}: install the same lowent on every node")
+    torch.set_num_threads(1)
+    spec = RunSpec.from_dict(spec)
+    where = Path(tempfile.gettempdir()) / CHECKPOINT_DIR
+    where.mkdir(parents=True, exist_ok=True)
+    name = checkpoint_name(spec, device)
+    (where / f"{name}.pid").write_text(str(os.getpid()))  # which process trains it
+    ckpt = DiskCheckpoints(where / f"{name}.pt", stamp(spec, device))
+    run = train(spec, device=device, checkpoints=ckpt)
+    ckpt.clear()
+    run.meta["machine"] = machine(resolve_device(device))
+    return run
+
+
+def train_on_ray(cache: Cache, specs, progress=None) -> int:
+    """Train the seeds of `specs` without a valid entry as Ray tasks, costliest first (in
+    the order given), and store them in `cache` from this process. A run whose locks another
+    process holds is left to it. Returns the number of tasks run. Raises the first task's
+    error after storing every task that succeeded."""
+    ray = require_ray()
+    remote = ray.remote(train_task).options(
+        max_retries=RETRIES, num_cpus=1, num_gpus=1 if cache.device == "cuda" else 0)
+    code = code_version()
+    pending, failed = {}, []
+    try:
+        for spec in specs:
+            held = cache.hold(spec, blocking=False)
+            if held is None:
+                continue  # another process trains it; train_all waits for it
+            missing = tuple(s for s in spec.seeds if s not in cache.usable(spec))
+            if not missing:
+                release(held)
+                continue
+            part = spec.replace(seeds=missing)
+            ref = remote.remote(part.to_dict(), cache.device, code)
+            pending[ref] = (spec, part, held, time.monotonic())
+        tasks = len(pending)
+        while pending:
+            [ref], _ = ray.wait(list(pending), num_returns=1)
+            spec, part, held, t0 = pending.pop(ref)
+            try:
+                run = ray.get(ref)
+                for one in split_run(run):
+                    one.meta["machine"] = run.meta["machine"]
+                    cache.store(one)
+                if progress is not None:
+                    progress.trained(spec, float(run.meta.get("wall_s", time.monotonic() - t0)),
+                                     "resumed_from_epoch" in run.meta)
+            except Exception as exc:  # noqa: BLE001 - raised below, after the others are stored
+                failed.append(exc)
+            finally:
+                release(held)
+    finally:
+        for *_, held, _t in pending.values():
+            release(held)
+    if failed:
+        raise failed[0]
+    return tasks

@@ -1,0 +1,103 @@
+"""The Ray executor (lowent.ray_executor): a claim's runs trained on a local Ray cluster of two
+worker processes are stored bit for bit as the local executor stores them, and a worker killed
+mid-task loses nothing."""
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("ray")
+
+from lowent.cache import Cache, checkpoint_name  # noqa: E402
+from lowent.config import ModelSpec, RunSpec, TrainSpec  # noqa: E402
+from lowent.ray_executor import CHECKPOINT_DIR, connect, train_on_ray  # noqa: E402
+from tests.helpers import small_target  # noqa: E402
+
+# A shrunken quick profile, so that a claim's whole run set trains in seconds.
+SHRINK = """
+import lowent.profiles as p
+p.PROFILES["quick"] = p.PROFILES["quick"].replace(epochs=1, window=1, seeds=(0, 1),
+                                                  sizes=(8,))
+"""
+CLAIM_TEST = """
+import pytest
+
+@pytest.mark.claim("L1")
+def test_l1_runs(runs):
+    assert len(runs) == 3 and all(r.per_epoch["entropy"].shape == (2, 1) for r in runs.values())
+"""
+DATA = ("trace.json", "weights.safetensors")  # what a run computed (spec.json adds timings)
+
+
+def _entries(root: Path) -> dict[str, dict[str, str]]:
+    """key -> {file: sha256} of the computed files of every entry under `root`."""
+    return {d.name: {f: hashlib.sha256((d / f).read_bytes()).hexdigest() for f in DATA}
+            for d in sorted(root.iterdir()) if (d / "manifest.json").is_file()}
+
+
+def test_a_claim_through_a_local_ray_cluster_stores_the_local_executors_entries(pytester):
+    """L1's run set (shrunk) through --lowent-executor ray with two Ray workers and through
+    the default local executor: the same entries, bit for bit."""
+    pytester.makeconftest(SHRINK)
+    pytester.makepyfile(test_claim=CLAIM_TEST)
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider -p no:randomly\n")
+    common = ("--lowent-report=none", "-p", "no:xdist")
+    local = pytester.runpytest_subprocess("--lowent-cache=local", *common)
+    local.assert_outcomes(passed=1)
+    ray_run = pytester.runpytest_subprocess("--lowent-cache=ray", "--lowent-executor", "ray",
+                                            "--lowent-slots=2", *common)
+    ray_run.assert_outcomes(passed=1)
+    assert "lowent: trained" in ray_run.stdout.str()  # progress lines from the driver
+    a, b = _entries(pytester.path / "local"), _entries(pytester.path / "ray")
+    assert len(a) == 6 and a == b  # 3 runs x 2 seeds
+
+
+def test_ray_with_xdist_is_a_one_line_usage_error(pytester):
+    pytester.makepyfile(test_claim=CLAIM_TEST)
+    res = pytester.runpytest_subprocess("--lowent-executor=ray", "-n", "2")
+    assert res.ret == pytest.ExitCode.USAGE_ERROR
+    assert "run pytest without -n" in res.stderr.str()
+
+
+@pytest.fixture
+def ray_cluster():
+    import ray
+
+    connect(2)
+    yield
+    ray.shutdown()
+
+
+def test_a_worker_killed_mid_task_is_retried_and_its_run_equals_an_uninterrupted_one(
+        tmp_path, ray_cluster):
+    """SIGKILL the worker training a run after its first checkpoint: Ray runs the task
+    again, which resumes from that checkpoint, and the stored entries equal those of an
+    uninterrupted run trained here."""
+    spec = RunSpec(target=small_target(), model=ModelSpec(kind="gru", d_model=16, layers=1),
+                   train=TrainSpec(epochs=15, batch_size=64), seeds=(3, 4))
+    where = Path(tempfile.gettempdir()) / CHECKPOINT_DIR
+    ckpt, pid = (where / f"{checkpoint_name(spec)}{s}" for s in (".pt", ".pid"))
+    ckpt.unlink(missing_ok=True)
+    pid.unlink(missing_ok=True)
+    cache = Cache(tmp_path / "ray")
+    done = {}
+    worker = threading.Thread(target=lambda: done.update(tasks=train_on_ray(cache, [spec])))
+    worker.start()
+    deadline = time.monotonic() + 120
+    while not ckpt.exists() and worker.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert ckpt.exists(), "the task ended before its first checkpoint: make the run longer"
+    os.kill(int(pid.read_text()), signal.SIGKILL)
+    worker.join(300)
+    assert done == {"tasks": 1}
+    run = cache.load(spec.replace(seeds=(3,)))
+    assert run.meta.get("resumed_from_epoch", 0) > 0  # the retry resumed the killed task
+    Cache(tmp_path / "local").get(spec)
+    assert _entries(tmp_path / "ray") == _entries(tmp_path / "local")
