@@ -176,10 +176,47 @@ def _add_tools(sub) -> None:
                     help="delete unreadable checkpoints, those of other versions and those "
                     "of stacks whose seeds all have entries (never entries, never a run being "
                     "trained)")
+    pl = sub.add_parser("plan", help="the work list of a selection of claims (the runs "
+                        "missing from the cache, each with its estimated cost), without "
+                        "training; python -m lowent work trains one of its tasks",
+                        formatter_class=_Help)
+    pl.add_argument("--out", default="-",
+                    help="write the plan here as JSON ('-': only print it); give it before "
+                         "the selection")
+    pl.add_argument("selection", nargs=argparse.REMAINDER,
+                    help="pytest's arguments that select the claims, e.g. claims/ -m "
+                         "low_entropy --lowent-profile paper --lowent-seeds 0-9 (default: "
+                         "claims/)")
+    wk = sub.add_parser("work", help="train one task of a plan and store it in the cache",
+                        formatter_class=_Help)
+    wk.add_argument("plan", help="a plan written by python -m lowent plan --out")
+    wk.add_argument("--task", type=_at_least(0), required=True, help="the task's number")
+    wk.add_argument("--cache", default=None,
+                    help="store into this cache directory (default: the plan's cache; "
+                         "entries merge by copying their directories into one cache)")
     m = sub.add_parser("machine", help="what decides the bits of a run here: PyTorch's build, "
                                        "the CPU, ATen's capability, the BLAS and its settings",
                        formatter_class=_Help)
     m.add_argument("--device", default="cpu", choices=DEVICES, help="the device to describe")
+
+
+def _plan(a) -> int:
+    import pytest
+
+    selection = a.selection or ["claims/"]
+    if any(x == "-n" or x.startswith(("-n", "--numprocesses", "--lowent-plan"))
+           for x in selection):
+        raise SpecError("python -m lowent plan runs one pytest process and sets --lowent-plan "
+                        "itself; leave out -n and --lowent-plan")
+    return int(pytest.main(["-q", "-p", "no:xdist", "-p", "no:cacheprovider",
+                            "--lowent-report=none", f"--lowent-plan={a.out}", *selection]))
+
+
+def _work(a) -> int:
+    from lowent.plan import read_plan, work
+
+    work(read_plan(a.plan), a.task, a.cache, log=lambda line: print(line, flush=True))
+    return 0
 
 
 def _machine(a) -> int:
@@ -320,7 +357,7 @@ COMMANDS = {"train": _train, "bench": _bench, "bench-compare": _bench_compare,
             "bench-noise": _bench_noise, "compare": _compare, "report": _report,
             "baseline": _baseline, "power": _power,
             "replication": _replication, "stability": _stability, "cache": _cache,
-            "machine": _machine}
+            "machine": _machine, "plan": _plan, "work": _work}
 
 
 def _one_line(text: str) -> str:
@@ -336,7 +373,12 @@ def _error(message: str) -> None:
 def main(argv=None) -> int:
     debug = "--debug" in (sys.argv[1:] if argv is None else argv)
     try:
-        args = _parser().parse_args(argv)
+        parser = _parser()
+        args, extra = parser.parse_known_args(argv)
+        if extra and args.command != "plan":
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        if args.command == "plan":  # pytest's own options before the first path
+            args.selection = extra + args.selection
     except SpecError as exc:
         _error(str(exc))
         return USAGE_ERROR

@@ -10,8 +10,10 @@ starts on this machine, its workers importing this very source tree.
 A task is what :func:`lowent.engine.train` does for those seeds; a worker trains it with one
 torch thread (one CPU per task; one GPU with ``--lowent-device cuda``). A worker killed
 mid-task loses nothing: Ray runs the task again (up to ``RETRIES`` times), and the new attempt
-resumes from the checkpoint the task keeps in its node's temporary directory when it lands on
-the same node, or starts over elsewhere; either way it computes exactly what an uninterrupted
+resumes from the task's last checkpoint when it can read it, or starts over. A task keeps its
+checkpoints in the cache's own checkpoint directory when its node can write there (the
+driver's machine, or a filesystem shared with it: a killed pytest then resumes too), else in
+the node's temporary directory; either way it computes exactly what an uninterrupted
 run does (resuming is exact: tests/test_resume.py; tests/test_ray.py kills a worker). Each
 result carries the machine record of the node that trained it, stored in its entry's
 manifest, so a cluster of mixed machines is reported as such ("runs trained on mixed
@@ -64,7 +66,23 @@ def connect(cpus: int | None = None) -> int:
     return int(ray.cluster_resources().get("CPU", 1))
 
 
-def train_task(spec: dict, device: str, driver_code: str):
+def checkpoint_dir(cache_checkpoints: str | None) -> Path:
+    """Where a task on this node keeps its checkpoints: the cache's checkpoint directory if
+    this node can write there, else ``CHECKPOINT_DIR`` in its temporary directory."""
+    if cache_checkpoints:
+        where = Path(cache_checkpoints)
+        try:
+            where.mkdir(parents=True, exist_ok=True)
+            if os.access(where, os.W_OK):
+                return where
+        except OSError:
+            pass
+    where = Path(tempfile.gettempdir()) / CHECKPOINT_DIR
+    where.mkdir(parents=True, exist_ok=True)
+    return where
+
+
+def train_task(spec: dict, device: str, driver_code: str, cache_checkpoints: str | None = None):
     """A Ray task: train `spec` (its seeds stacked) on this node and return the Run, with the
     node's machine record in ``meta["machine"]``."""
     import torch
@@ -79,13 +97,13 @@ def train_task(spec: dict, device: str, driver_code: str):
                              f"driver's {driver_code}: install the same lowent on every node")
     torch.set_num_threads(1)
     spec = RunSpec.from_dict(spec)
-    where = Path(tempfile.gettempdir()) / CHECKPOINT_DIR
-    where.mkdir(parents=True, exist_ok=True)
+    where = checkpoint_dir(cache_checkpoints)
     name = checkpoint_name(spec, device)
     (where / f"{name}.pid").write_text(str(os.getpid()))  # which process trains it
     ckpt = DiskCheckpoints(where / f"{name}.pt", stamp(spec, device))
     run = train(spec, device=device, checkpoints=ckpt)
     ckpt.clear()
+    (where / f"{name}.pid").unlink(missing_ok=True)
     run.meta["machine"] = machine(resolve_device(device))
     return run
 
@@ -110,7 +128,8 @@ def train_on_ray(cache: Cache, specs, progress=None) -> int:
                 release(held)
                 continue
             part = spec.replace(seeds=missing)
-            ref = remote.remote(part.to_dict(), cache.device, code)
+            ref = remote.remote(part.to_dict(), cache.device, code,
+                                str(Path(cache.root).resolve() / "checkpoints"))
             pending[ref] = (spec, part, held, time.monotonic())
         tasks = len(pending)
         while pending:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -17,7 +16,7 @@ pytest.importorskip("ray")
 
 from lowent.cache import Cache, checkpoint_name  # noqa: E402
 from lowent.config import ModelSpec, RunSpec, TrainSpec  # noqa: E402
-from lowent.ray_executor import CHECKPOINT_DIR, connect, train_on_ray  # noqa: E402
+from lowent.ray_executor import connect, train_on_ray  # noqa: E402
 from tests.helpers import small_target  # noqa: E402
 
 # A shrunken quick profile, so that a claim's whole run set trains in seconds.
@@ -82,11 +81,9 @@ def test_a_worker_killed_mid_task_is_retried_and_its_run_equals_an_uninterrupted
     uninterrupted run trained here."""
     spec = RunSpec(target=small_target(), model=ModelSpec(kind="gru", d_model=16, layers=1),
                    train=TrainSpec(epochs=15, batch_size=64), seeds=(3, 4))
-    where = Path(tempfile.gettempdir()) / CHECKPOINT_DIR
-    ckpt, pid = (where / f"{checkpoint_name(spec)}{s}" for s in (".pt", ".pid"))
-    ckpt.unlink(missing_ok=True)
-    pid.unlink(missing_ok=True)
-    cache = Cache(tmp_path / "ray")
+    cache = Cache(tmp_path / "ray")  # its tasks checkpoint in its checkpoints/ (same machine)
+    ckpt, pid = (cache.root / "checkpoints" / f"{checkpoint_name(spec)}{s}"
+                 for s in (".pt", ".pid"))
     done = {}
     worker = threading.Thread(target=lambda: done.update(tasks=train_on_ray(cache, [spec])))
     worker.start()

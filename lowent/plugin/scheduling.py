@@ -76,7 +76,8 @@ def pytest_runtestloop(session):
     idle. A training error is left for the claim tests to report through ``claim_runs``
     (each retries and raises), not pinned on unit tests or on the session."""
     config = session.config
-    if session.items and not (config.option.collectonly or
+    if session.items and not (config.getoption("lowent_plan", None) or
+                              config.option.collectonly or
                               getattr(config.option, "setuponly", False)):
         try:
             _train_selected(session)
@@ -106,3 +107,37 @@ def _train_selected(session) -> None:
     training = workers if slots is None else min(workers, len(slots.locks))
     progress = Progress(s.cache, specs, write, who=worker, workers=training)
     train_all(s.cache, specs, progress, slots)
+
+
+@pytest.hookimpl(specname="pytest_runtestloop", tryfirst=True)
+def pytest_runtestloop_plan(session):
+    """With --lowent-plan, the work list instead of the test loop: nothing trains, no test
+    runs."""
+    if session.config.getoption("lowent_plan", None):
+        _write_plan(session)
+        return True
+    return None
+
+
+def _write_plan(session) -> None:
+    """Print the work list of the selected claims' missing runs (lowent.plan) and write it
+    as JSON where --lowent-plan says ('-': print only)."""
+    import json
+    from pathlib import Path
+
+    from lowent.plan import format_plan, make_plan
+
+    config, s = session.config, session_of(session.config)
+    args = [a for a in config.invocation_params.args if not a.startswith("--lowent-plan")]
+    selection = " ".join(args) or "the default selection"
+    plan = make_plan(s.cache, claim_specs(session.items, s.profile),
+                     f"{selection} (profile {s.profile_name})")
+    write = config.pluginmanager.get_plugin("terminalreporter").write_line
+    for line in format_plan(plan):
+        write(line)
+    where = config.getoption("lowent_plan")
+    if where != "-":
+        Path(where).parent.mkdir(parents=True, exist_ok=True)
+        Path(where).write_text(json.dumps(plan, indent=1) + "\n", encoding="utf-8")
+        write(f"lowent plan: wrote {where} ({len(plan['tasks'])} tasks; train task N with "
+              f"python -m lowent work {where} --task N)")

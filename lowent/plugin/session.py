@@ -211,12 +211,21 @@ def pytest_addoption(parser):
     group.addoption("--lowent-report", default=DEFAULT_REPORT, metavar="PATH",
                     help="write the claims report here (and results.json beside it) when claim "
                          f"tests ran; 'none' writes nothing (default {DEFAULT_REPORT})")
+    group.addoption("--lowent-plan", default=None, metavar="PATH",
+                    help="train nothing and run no test: write the work list of the selected "
+                         "claims' missing runs, with estimated costs, to PATH as JSON ('-': "
+                         "only print it); python -m lowent plan runs this, python -m lowent "
+                         "work trains one task of it")
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
     """Build the session before the plugin's other modules configure (they read it)."""
     config.stash[KEY] = session = build(config)
+    if config.getoption("lowent_plan", None) and (
+            hasattr(config, "workerinput") or config.getoption("numprocesses", None)):
+        raise pytest.UsageError("lowent: --lowent-plan lists the work in one process; run it "
+                                "without -n (pytest-xdist)")
     if not hasattr(config, "workerinput"):  # the controller, or the only process
         check_paths(session)
         lost = lost_configuration(config)

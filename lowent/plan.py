@@ -1,0 +1,103 @@
+"""The work list of a selection of claims, for those who schedule training by other means
+than pytest-xdist or Ray (a Slurm array, a CI matrix, several shells).
+
+``python -m lowent plan claims/ -m low_entropy --lowent-profile paper --out plan.json`` runs
+pytest's collection with that selection and writes, without training anything, one task per
+run with seeds missing from the cache: its spec (the missing seeds only), the cache entries
+it will fill, the epoch it would resume at, and its estimated one-thread CPU time
+(:func:`lowent.bench.estimate_seconds`, a rough figure; ``python -m lowent bench``
+measures). ``python -m lowent work plan.json --task N`` trains task N and stores it in the
+plan's cache (or ``--cache DIR``; entries are directories named by their content's key, so
+caches filled on different machines merge by copying them into one). The claims suite then
+finds every run cached and only judges.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from lowent.cache import Cache, code_version, entry_key
+from lowent.config import RunSpec, SpecError
+from lowent.progress import describe
+
+SCHEMA = 1
+
+
+def work_list(cache: Cache, specs) -> list[dict]:
+    """One task per spec of `specs` with seeds missing from `cache`, in the order given
+    (costliest first, as the claims plugin orders them)."""
+    from lowent.bench import estimate_seconds
+
+    tasks = []
+    for spec in specs:
+        missing = cache.missing(spec)
+        if not missing:
+            continue
+        part = spec.replace(seeds=missing)
+        resume = cache.checkpoint_epoch(part)
+        cost = estimate_seconds(part) * (1 - (resume or 0) / part.train.epochs)
+        tasks.append({"task": len(tasks), "run": describe(part), "spec": part.to_dict(),
+                      "entries": [entry_key(part.replace(seeds=(s,)), cache.device)
+                                  for s in missing],
+                      "resume_from_epoch": resume, "estimated_cpu_s": round(cost, 1)})
+    return tasks
+
+
+def make_plan(cache: Cache, specs, selection: str) -> dict:
+    """The plan of `specs` (the selected claims' runs) on `cache`."""
+    specs = list(specs)
+    tasks = work_list(cache, specs)
+    return {"schema": SCHEMA, "selection": selection, "training code": code_version(),
+            "device": cache.device, "cache": str(Path(cache.root).resolve()),
+            "runs": len(specs), "cached": len(specs) - len(tasks), "tasks": tasks,
+            "estimated_cpu_s": round(sum(t["estimated_cpu_s"] for t in tasks), 1)}
+
+
+def format_plan(plan: dict) -> list[str]:
+    """The plan as lines for a terminal: a header, one line per task, the total."""
+    lines = [f"lowent plan: {plan['runs']} runs for {plan['selection']}: {plan['cached']} "
+             f"cached, {len(plan['tasks'])} to train on {plan['device']} (cache "
+             f"{plan['cache']})"]
+    for t in plan["tasks"]:
+        resume = (f", resumes at epoch {t['resume_from_epoch']}"
+                  if t["resume_from_epoch"] is not None else "")
+        lines.append(f"  task {t['task']:>3}: {t['run']}{resume}; estimated "
+                     f"{t['estimated_cpu_s'] / 60:.1f} CPU-thread min")
+    hours = plan["estimated_cpu_s"] / 3600
+    lines.append(f"lowent plan: estimated {hours:.2f} CPU-thread hours in all (one torch "
+                 "thread per task; a rough figure from lowent.bench.estimate_seconds)")
+    return lines
+
+
+def read_plan(path: str | Path) -> dict:
+    """A plan written by ``python -m lowent plan``, or a one-line SpecError."""
+    try:
+        plan = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SpecError(f"cannot read the plan {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise SpecError(f"{path} is not a lowent plan (not JSON: {exc})") from None
+    if not isinstance(plan, dict) or plan.get("schema") != SCHEMA or "tasks" not in plan:
+        raise SpecError(f"{path} is not a lowent plan of schema {SCHEMA} (python -m lowent "
+                        "plan writes one)")
+    return plan
+
+
+def work(plan: dict, task: int, cache_dir: str | None = None, log=print) -> Path:
+    """Train task `task` of `plan` and store it in the plan's cache (or `cache_dir`); a task
+    already stored is only loaded. Returns the cache directory."""
+    tasks = plan["tasks"]
+    if not 0 <= task < len(tasks):
+        raise SpecError(f"the plan has tasks 0-{len(tasks) - 1}, not {task}")
+    if plan["training code"] != code_version():
+        raise SpecError(f"the plan was made by lowent training code {plan['training code']}, "
+                        f"this is {code_version()}: make the plan again with this lowent")
+    spec = RunSpec.from_dict(tasks[task]["spec"])
+    cache = Cache(cache_dir or plan["cache"], device=plan["device"])
+    cache.log = log
+    log(f"lowent work: task {task}: {describe(spec)} on {cache.device}, into {cache.root}")
+    t0 = time.perf_counter()
+    cache.get(spec)
+    log(f"lowent work: task {task} stored in {time.perf_counter() - t0:.0f} s")
+    return Path(cache.root)

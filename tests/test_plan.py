@@ -1,0 +1,63 @@
+"""The work list of a selection (lowent.plan, ``--lowent-plan``, ``python -m lowent plan`` and
+``work``): it trains nothing, names exactly the missing runs, and its tasks, trained one by
+one, fill the cache with the entries the claims suite would have trained itself."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lowent.config import SpecError
+from lowent.plan import read_plan, work
+from tests.test_ray import CLAIM_TEST, SHRINK, _entries
+
+
+def test_a_plan_trains_nothing_and_its_tasks_fill_the_cache_as_the_suite_would(pytester):
+    pytester.makeconftest(SHRINK)
+    pytester.makepyfile(test_claim=CLAIM_TEST)
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider -p no:randomly -p no:xdist\n")
+    listed = pytester.runpytest_subprocess("--lowent-cache=planned", "--lowent-report=none",
+                                           "--lowent-plan=plan.json")
+    assert listed.ret == 0 and "passed" not in listed.stdout.str()
+    assert "3 runs for" in listed.stdout.str() and "3 to train" in listed.stdout.str()
+    assert not _entries(pytester.path / "planned")  # nothing trained
+    plan = read_plan(pytester.path / "plan.json")
+    assert [t["task"] for t in plan["tasks"]] == [0, 1, 2] and plan["cached"] == 0
+    assert all(len(t["entries"]) == 2 and t["estimated_cpu_s"] > 0 for t in plan["tasks"])
+    for t in plan["tasks"]:
+        work(plan, t["task"], log=lambda line: None)
+    assert sorted(_entries(pytester.path / "planned")) == sorted(
+        k for t in plan["tasks"] for k in t["entries"])
+    again = pytester.runpytest_subprocess("--lowent-cache=planned", "--lowent-report=none",
+                                          "--lowent-plan=-")
+    assert "3 cached, 0 to train" in again.stdout.str()
+    judged = pytester.runpytest_subprocess("--lowent-cache=planned", "--lowent-report=none")
+    judged.assert_outcomes(passed=1)
+    assert "lowent: trained" not in judged.stdout.str()  # every run came from the plan's tasks
+    local = pytester.runpytest_subprocess("--lowent-cache=local", "--lowent-report=none")
+    local.assert_outcomes(passed=1)
+    assert _entries(pytester.path / "planned") == _entries(pytester.path / "local")
+
+
+def test_a_plan_refuses_xdist(pytester):
+    pytester.makepyfile(test_claim=CLAIM_TEST)
+    res = pytester.runpytest_subprocess("--lowent-plan=-", "-n", "2")
+    assert res.ret != 0 and "without -n" in (res.stdout.str() + res.stderr.str())
+
+
+def test_bad_plans_and_tasks_are_one_line_errors(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("not json")
+    with pytest.raises(SpecError, match="not a lowent plan"):
+        read_plan(bad)
+    bad.write_text(json.dumps({"schema": 1}))
+    with pytest.raises(SpecError, match="not a lowent plan"):
+        read_plan(bad)
+    with pytest.raises(SpecError, match="cannot read the plan"):
+        read_plan(tmp_path / "absent.json")
+    plan = {"schema": 1, "training code": "0.0.0+other", "device": "cpu",
+            "cache": str(tmp_path), "tasks": [{"spec": {}}]}
+    with pytest.raises(SpecError, match="tasks 0-0, not 3"):
+        work(plan, 3)
+    with pytest.raises(SpecError, match="make the plan again"):
+        work(plan, 0)
