@@ -3,10 +3,14 @@
 
 * :func:`trend` -- Page's L test for a monotone trend across ordered sizes, seeds as blocks
   (within-seed permutation null, exact with ties).
+* :func:`jitter_coincidence` -- exact interval-jitter test that events A of a run fall near
+  its events B more often than A's times within coarse bins would by chance (S2).
 * :func:`coincidence` -- permutation test that two kinds of events of a run coincide more
-  than those of two different runs (seeds paired at random, seeds pooled).
+  than those of two different runs (seeds paired at random, seeds pooled): S2's null until
+  the statistics' second pass, kept to show why it was replaced (tests/test_nulls.py).
 * :func:`rate_below` -- exact Poisson test that an event rate is below a bound ("none").
-* :func:`more_often` -- exact binomial test that runs show an event more often than a rate.
+* :func:`more_often` -- exact binomial test that runs show an event more (or less) often
+  than a rate.
 """
 from __future__ import annotations
 
@@ -158,6 +162,87 @@ def coincidence(events_a: Sequence, events_b: Sequence, before: int, after: int,
                   pvalue_opposite=float(p_opp), min_pvalue=float(min_p))
 
 
+JITTER_WIDTH = 512  # steps per bin of the interval-jitter null (claims/README.md)
+
+
+def _convolve_pmfs(pmfs: list[np.ndarray]) -> np.ndarray:
+    """The pmf of a sum of independent counts, each given by its pmf over 0, 1, ..."""
+    out = np.ones(1)
+    for pmf in pmfs:
+        out = np.convolve(out, pmf)
+    return out
+
+
+def jitter_coincidence(events_a: Sequence, events_b: Sequence, positions, before: int,
+                       after: int, width: int = JITTER_WIDTH, alpha: float = ALPHA) -> Result:
+    """Exact interval-jitter test: events A of a run (dead-neuron jumps) fall near its events
+    B (loss spikes) more often than chance placement of A within coarse bins would give.
+
+    Args:
+        events_a, events_b: per seed, the event steps of each kind (same number of seeds).
+        positions: the steps at which an A event can be seen (the probe steps), the same
+            for every seed; every A event must be one of them.
+        before, after: an A event at step a matches a B event at b when
+            b - before <= a <= b + after.
+        width: the bins' width in steps; bin i holds steps [i * width, (i + 1) * width).
+    Returns:
+        Result with statistic = A events matched to a B event of their own run, seeds pooled.
+        Null: given each run's B events and the number of its A events in each bin, the A
+        events of a bin sit at a uniformly random subset of the bin's positions. A bin then
+        contributes a hypergeometric count (its positions that match a B event are the
+        successes, its A events the draws); bins and seeds are independent, so the null
+        distribution of the total is their convolution and p = P(total >= observed)
+        exactly. Reachable p: every bin at its largest count min(draws, successes).
+        effect = matched fraction minus its null mean.
+    """
+    a = [np.asarray(x, dtype=np.int64).ravel() for x in events_a]
+    b = [np.asarray(x, dtype=np.int64).ravel() for x in events_b]
+    pos = np.unique(np.asarray(positions, dtype=np.int64).ravel())
+    if len(a) != len(b):
+        raise ValueError(f"{len(a)} seeds of A events but {len(b)} of B events")
+    if width < 1:
+        raise ValueError(f"the bins' width must be at least 1 step, got {width}")
+    bins = pos // width
+    pmfs, observed, best, mean = [], 0, 0, 0.0
+    for x, y in zip(a, b):
+        if x.size and not np.isin(x, pos).all():
+            raise ValueError(f"A events at steps {x[~np.isin(x, pos)][:3].tolist()} are not "
+                             "among the positions")
+        hit = np.zeros(pos.size, dtype=bool)  # positions near a B event of this run
+        if y.size:
+            lag = pos[:, None] - y[None, :]
+            hit = ((lag >= -before) & (lag <= after)).any(axis=1)
+        observed += int(hit[np.searchsorted(pos, x)].sum())
+        for k_bin, k in zip(*np.unique(x // width, return_counts=True)):
+            in_bin = bins == k_bin
+            total, good = int(in_bin.sum()), int(hit[in_bin].sum())
+            top = min(int(k), good)
+            pmfs.append(sps.hypergeom(total, good, int(k)).pmf(np.arange(top + 1)))
+            best += top
+            mean += k * good / total
+    null = _convolve_pmfs(pmfs)
+    null = null / null.sum()
+    n_a = sum(x.size for x in a)
+    if n_a == 0:
+        p = p_opp = min_p = 1.0
+        frac, ci = 0.0, (0.0, 0.0)
+    else:
+        tail = np.cumsum(null[::-1])[::-1]  # tail[k] = P(total >= k)
+        p, p_opp = float(tail[observed]), float(np.sum(null[:observed + 1]))
+        min_p = float(tail[best])
+        cdf = np.cumsum(null)
+        lo, hi = (int(np.searchsorted(cdf, q - 1e-12)) for q in (alpha, 1 - alpha))
+        frac = observed / n_a
+        ci = (frac - hi / n_a, frac - lo / n_a)
+    return Result(procedure=f"exact interval-jitter test of coincidence ({width}-step bins)",
+                  statistic=float(observed), pvalue=float(min(p, 1.0)), n=len(a),
+                  effect=float(frac - mean / n_a) if n_a else 0.0,
+                  effect_name="matched fraction - null mean", ci=ci,
+                  data={"matched": float(observed), "events_a": n_a,
+                        "events_b": sum(y.size for y in b), "null_mean": mean},
+                  pvalue_opposite=float(min(p_opp, 1.0)), min_pvalue=float(min(min_p, 1.0)))
+
+
 def rate_below(counts, exposure: float, bound: float, alpha: float = ALPHA) -> Result:
     """Exact Poisson test that an event rate is below `bound` (claim: "no events").
 
@@ -181,16 +266,23 @@ def rate_below(counts, exposure: float, bound: float, alpha: float = ALPHA) -> R
                   call={"fn": "rate_below", "kw": {"exposure": exposure, "bound": bound}})
 
 
-def more_often(hits, rate: float, alpha: float = ALPHA) -> Result:
+def more_often(hits, rate: float, alpha: float = ALPHA, alternative: str = "greater") -> Result:
     """Exact one-sided binomial test: the fraction of runs (seeds) with an event exceeds
-    `rate` (e.g. the detector's false-alarm rate per run)."""
+    `rate` (e.g. the detector's false-alarm rate per run), or with alternative="less" lies
+    below it (runs as the unit: valid whatever each run's own event rate)."""
+    if alternative not in ("greater", "less"):
+        raise ValueError(f"alternative must be greater or less, got {alternative!r}")
     h = np.asarray(hits, dtype=bool).ravel()
-    res = sps.binomtest(int(h.sum()), h.size, rate, alternative="greater")
+    opposite = "less" if alternative == "greater" else "greater"
+    res = sps.binomtest(int(h.sum()), h.size, rate, alternative=alternative)
     ci = res.proportion_ci(confidence_level=1 - 2 * alpha)
-    return Result(procedure=f"exact binomial test (fraction of runs above {rate:g})",
+    side = "above" if alternative == "greater" else "below"
+    floor = rate**h.size if alternative == "greater" else (1 - rate)**h.size
+    return Result(procedure=f"exact binomial test (fraction of runs {side} {rate:g})",
                   statistic=float(h.sum()), pvalue=float(res.pvalue), n=h.size, effect=float(h.mean()),
                   effect_name="fraction of runs with the event", ci=(ci.low, ci.high),
                   data={"x": h.astype(float)},
                   pvalue_opposite=float(sps.binomtest(int(h.sum()), h.size, rate,
-                                                 alternative="less").pvalue),
-                  min_pvalue=float(rate**h.size), call={"fn": "more_often", "kw": {"rate": rate}})
+                                                      alternative=opposite).pvalue),
+                  min_pvalue=float(floor),
+                  call={"fn": "more_often", "kw": {"rate": rate, "alternative": alternative}})
