@@ -4,6 +4,7 @@ where spikes occur.
 Section 4.2 and Appendix E of the paper; detectors in lowent/events.py, tests and families
 fixed in claims/README.md and written in lowent/claims/loss_spikes.py.
 """
+import numpy as np
 import pytest
 
 from claims import figures
@@ -37,7 +38,8 @@ class TestSparsityGrowsInJumps:
         share = [events.jump_share(dead, n) for dead in run.per_step["dead_count"]]
         record_figure(figures.event_trace(run, 0, ev[0], n, "d = 64, Adam, seed "
                                           f"{run.seeds[0]}: loss and dead neurons (Fig. 7)"))
-        v = record_verdict(s2_family(share, [e["jumps"] for e in ev], [e["spikes"] for e in ev]))
+        v = record_verdict(s2_family(share, [e["jumps"] for e in ev], [e["spikes"] for e in ev],
+                                     np.asarray(run.per_step["step"])[1:]))
         assert v.passed, v.outcome
 
 

@@ -153,6 +153,10 @@ def _add_reports(sub) -> None:
     w.add_argument("--sims", type=_at_least(1), default=500,
                    help="simulated runs per claim and seed count")
     w.add_argument("--json", default=None, help="also write the table to this file")
+    w.add_argument("--method", default="bootstrap", choices=("bootstrap", "parametric"),
+                   help="draw fresh seeds from the measured ones (bootstrap) or from normal "
+                        "(Poisson, Bernoulli) models at the measured means and SDs "
+                        "(parametric); both are observed power")
     rp = sub.add_parser("replication", help="the confirmatory replication of L1 and F1: "
                         "parametric power at the smallest effect of interest, per seed count",
                         formatter_class=_Help)
@@ -160,6 +164,10 @@ def _add_reports(sub) -> None:
                     help="fresh seeds per simulated run")
     rp.add_argument("--sims", type=_at_least(1), default=2000,
                     help="simulated runs per claim and seed count")
+    rp.add_argument("--judge", default=None, metavar="RESULTS",
+                    help="instead of the plan: the replication's verdict from the results.json "
+                         "of the fresh seeds' claims run, with each part's test of an effect "
+                         "smaller than the smallest effect of interest")
     st = sub.add_parser("stability", help="one table of each claim test's outcome and p-value "
                                           "over several results.json (machines, seed sets)")
     st.add_argument("runs", nargs="+", metavar="NAME=RESULTS",

@@ -7,8 +7,12 @@ the same seeds stay paired), reruns every part's procedure on the resampled per-
 (``Result.call``: the same function and arguments as the test) and joins them with
 :func:`lowent.verdict.conjunction` into an outcome. This is a bootstrap of the measured seed
 spread: the probabilities are those of a fresh run of n seeds *if the effects are the ones
-measured*, i.e. the power at the measured effect sizes (and, for a claim that does not hold,
-how often a cold run would flip its outcome). Parts whose observations are not per seed
+measured*: **observed power**, not the power of a design. It takes the measured effects as
+the truth, so it reads high (0.72 where the true power is 0.58, Cohen's d = 1 with 5 seeds)
+and it varies between experiments of equal true power (SD 0.21-0.33 in simulation;
+claims/README.md, "Statistics, second pass"). Power at an effect not taken from the same data
+is ``python -m lowent replication`` (the smallest effect of interest). For a claim that does
+not hold it says how often a cold run would flip its outcome. Parts whose observations are not per seed
 (F2's configurations, S2's pooled event counts) keep their measured result in every
 simulation; the table says which.
 """
@@ -22,7 +26,7 @@ from pathlib import Path
 
 from lowent.records import verdict_from_record
 from lowent.verdict import OUTCOMES
-from lowent.stability import bootstrap_draws, outcome_shares
+from lowent.stability import bootstrap_draws, outcome_shares, parametric_shares
 
 SIMULATIONS = 500
 POWER_SEED = 0
@@ -44,12 +48,20 @@ class PowerRow:
         return 1.0 - self.rates.get(self.observed, 0.0)
 
 
+METHODS = ("bootstrap", "parametric")
+
+
 def simulate(verdict: dict, E: int, n: int, sims: int = SIMULATIONS,
-             seed: int = POWER_SEED) -> tuple[dict[str, float], list[str]]:
-    """Outcome rates of `sims` bootstrap runs of n seeds drawn from the E measured ones.
+             seed: int = POWER_SEED, method: str = "bootstrap") -> tuple[dict[str, float], list[str]]:
+    """Outcome rates of `sims` runs of n seeds: drawn from the E measured ones (bootstrap),
+    or from normal (Poisson, Bernoulli) models at their measured values (parametric).
 
     Returns (outcome -> share, labels of the parts kept fixed)."""
-    stab = outcome_shares(verdict_from_record(verdict), E, bootstrap_draws(E, n, sims, seed))
+    v = verdict_from_record(verdict)
+    if method == "parametric":
+        stab = parametric_shares(v, E, n, sims, seed)
+    else:
+        stab = outcome_shares(v, E, bootstrap_draws(E, n, sims, seed))
     return stab.shares, list(stab.fixed)
 
 
@@ -62,7 +74,7 @@ def seeds_of(results: dict) -> int:
 
 
 def power_table(results: dict, seeds: tuple[int, ...] = (5, 10),
-                sims: int = SIMULATIONS) -> list[PowerRow]:
+                sims: int = SIMULATIONS, method: str = "bootstrap") -> list[PowerRow]:
     E = seeds_of(results)
     rows = []
     for rec in results.get("claims", []):
@@ -70,7 +82,7 @@ def power_table(results: dict, seeds: tuple[int, ...] = (5, 10),
         if not v or not v.get("parts"):
             continue
         for n in seeds:
-            rates, fixed = simulate(v, E, n, sims)
+            rates, fixed = simulate(v, E, n, sims, method=method)
             rows.append(PowerRow(nodeid=rec["nodeid"], claim=rec["claim"],
                                  observed=v.get("outcome", rec["outcome"]), seeds=n, sims=sims,
                                  rates=rates, fixed=fixed))
@@ -91,9 +103,13 @@ def main(args) -> int:
     from lowent.compare import load
 
     results = load(args.results)
-    rows = power_table(results, tuple(args.seeds), args.sims)
-    print(f"{args.results}: {seeds_of(results)} seeds measured; {args.sims} bootstrap runs "
+    method = getattr(args, "method", "bootstrap")
+    rows = power_table(results, tuple(args.seeds), args.sims, method)
+    print(f"{args.results}: {seeds_of(results)} seeds measured; {args.sims} {method} runs "
           f"per row (seed {POWER_SEED})")
+    print("observed power: the measured effects taken as the truth; it reads high and "
+          "varies between experiments of equal true power by an SD of 0.2-0.3 "
+          "(python -m lowent replication: power at a stated effect)")
     print(format_rows(rows))
     if args.json:
         Path(args.json).write_text(json.dumps([r.__dict__ for r in rows], indent=1))

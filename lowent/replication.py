@@ -1,15 +1,18 @@
 """The confirmatory replication of L1 and F1: its smallest effect of interest, the parametric
 power of each claim's family there, and the number of fresh seeds it implies.
 
-``python -m lowent replication`` prints the plan. The power is computed from a stated
-scenario, not from the effects a run measured: each configuration's per-seed final entropy is
-drawn as normal with the scenario's mean and a seed SD, and the claim's own family
-(``l1_family``, ``f1_family``) judges each simulated run; the power is the share that holds.
-The seed SDs are nuisance parameters, recovered from the paper profile's recorded 10-seed
-figures (claims/CALIBRATION.md) by inverting their one-sample t-tests:
-SD = |mean - H(p_tgt)| * sqrt(n) / t_{n-1}(1 - p).
-The plan, its numbers and its reasons are written down in claims/README.md ("Confirmatory
-replication of L1 and F1"), committed before any fresh seed was trained.
+``python -m lowent replication`` prints the plan; ``--judge results.json`` (a claims report
+of the fresh seeds) prints the replication's verdict and, per directional part, whether its
+effect is shown smaller than the smallest effect of interest (reported, not judged).
+
+The power is computed from a stated scenario, not from the effects a run measured: each
+configuration's per-seed final entropy is drawn as normal with the scenario's mean and a
+seed SD, and the claim's own family (``l1_family``, ``f1_family``) judges each simulated
+run; the power is the share that holds. The seed SDs are nuisance parameters, recovered from
+the paper profile's recorded 10-seed figures (claims/CALIBRATION.md) by inverting their
+one-sample t-tests: SD = |mean - H(p_tgt)| * sqrt(n) / t_{n-1}(1 - p). The plan, its numbers and
+its reasons are written down in claims/README.md ("Confirmatory replication of L1 and F1"),
+committed before any fresh seed was trained.
 """
 from __future__ import annotations
 
@@ -85,7 +88,53 @@ def t_power(effect: float, sd: float, n: int, alpha: float = 0.05) -> float:
     return float(stats.nct.sf(stats.t.ppf(1 - alpha, n - 1), n - 1, nc))
 
 
+def smaller_than_sesoi(part: dict) -> float | None:
+    """p of the one-sided t-test that a directional one-sample part's effect is smaller than
+    SESOI (its mean within SESOI of the reference on the claimed side); None for another
+    kind of part."""
+    from lowent.stats import one_sample
+
+    call = part.get("call") or {}
+    if call.get("fn") != "one_sample" or "x" not in (part.get("data") or {}):
+        return None
+    ref, claimed = call["kw"]["value"], call["kw"]["alternative"]
+    if claimed == "less":  # claim: mean < ref; shown small: mean > ref - SESOI
+        return one_sample(part["data"]["x"], ref - SESOI, "greater").pvalue
+    return one_sample(part["data"]["x"], ref + SESOI, "less").pvalue
+
+
+def judge(results: str) -> list[str]:
+    """The replication's lines for the L1 and F1 claims of a results.json."""
+    from lowent.compare import load
+
+    data = load(results)
+    lines = [f"replication on {data['environment'].get('profile', '?')}, "
+             f"{data['environment'].get('seeds', '?')} (training code "
+             f"{data['environment'].get('training code', '?')})"]
+    found = False
+    for c in data["claims"]:
+        if c.get("claim") not in FAMILIES or not c.get("verdict"):
+            continue
+        found = True
+        v = c["verdict"]
+        lines.append(f"{c['claim']} ({c['nodeid'].rsplit('[', 1)[-1].rstrip(']')}): "
+                     f"{v['outcome']}, p = {v['p_value']:.3g} (the claim's test, unchanged)")
+        for part in v.get("parts", []):
+            small = smaller_than_sesoi(part)
+            extra = ("" if small is None else
+                     f"; effect smaller than {SESOI} nats: p = {small:.3g}")
+            lines.append(f"  {part['statement']}: effect {part['effect']:+.4f}, "
+                         f"p = {part['p_value']:.3g}{extra}")
+    if not found:
+        lines.append("no L1 or F1 verdict in this results.json")
+    return lines
+
+
 def main(args) -> int:
+    if getattr(args, "judge", None):
+        for line in judge(args.judge):
+            print(line)
+        return 0
     print(f"smallest effect of interest {SESOI} nats; seed SDs from the recorded 10-seed "
           "figures:")
     for k, s in SD.items():

@@ -171,6 +171,38 @@ def predictive_shares(verdict: Verdict, n_seeds: int, draws: int = DRAWS,
     return _shares(verdict, n_seeds, (one_draw() for _ in range(draws)))
 
 
+def parametric_shares(verdict: Verdict, n_seeds: int, n: int, draws: int,
+                      seed: int = DRAW_SEED) -> Stability:
+    """The verdict's family rerun on `draws` runs of `n` seeds drawn from the parametric model
+    of each per-seed array at its measured values: normal with the measured mean and SD
+    (values), Poisson at the measured mean (counts), Bernoulli at the measured share
+    (events). The parametric power at the measured effects (observed power, like the
+    bootstrap, but with the model's tails rather than the measured seeds')."""
+    rng = np.random.default_rng(seed)
+
+    def one_draw():
+        memo: dict = {}
+
+        def arrays_of(r: stats.Result) -> list:
+            kind = _KINDS.get(r.call["fn"], VALUES)
+            out = []
+            for a in r.data.values():
+                a = np.asarray(a, dtype=np.float64)
+                key = (kind, a.tobytes())
+                if key not in memo:
+                    if kind == COUNTS:
+                        memo[key] = rng.poisson(a.mean(), n).astype(np.float64)
+                    elif kind == EVENTS:
+                        memo[key] = (rng.random(n) < np.mean(a > 0)).astype(np.float64)
+                    else:
+                        memo[key] = rng.normal(a.mean(), a.std(ddof=1), n)
+                out.append(memo[key])
+            return out
+        return arrays_of
+
+    return _shares(verdict, n_seeds, (one_draw() for _ in range(draws)))
+
+
 def stability(verdict: Verdict, n_seeds: int, draws: int = DRAWS,
               seed: int = DRAW_SEED) -> Stability:
     """The outcomes of `verdict`'s family over `draws` predictive draws of its `n_seeds`

@@ -8,7 +8,7 @@ scipy's do (``statistic``, ``pvalue``).
 * :func:`equivalence` -- TOST: the seed mean lies within +-margin of a value.
 * :func:`equivalence_two` -- two-sample TOST (Welch): two groups' means within +-margin.
 * :func:`pearson` -- one-sided test of a linear correlation above (below) a null value.
-* :func:`lines_differ` -- F-test that groups need their own lines (not one common line).
+* :func:`lines_differ` -- F-test that groups need their own curves (not one common one).
 
 Exact and permutation tests (Page's trend, coincidence of events, Poisson and binomial
 tests) are in :mod:`lowent.exact`; a claim's verdict, which joins a family of results at
@@ -76,10 +76,10 @@ _OPPOSITE = {"less": "greater", "greater": "less"}
 
 
 def _tail(p: float, diff: float, alternative: str) -> float:
-    """A one-sided p-value that scipy left as NaN (no spread): exact from the sign."""
+    """A one-sided p-value that scipy left as NaN: none for a difference, 1 for none."""
     if np.isfinite(p):
         return float(p)
-    return float((diff <= 0) if alternative == "greater" else (diff >= 0))
+    return math.nan if diff else 1.0
 
 
 def one_sample(x, value: float, alternative: str, alpha: float = ALPHA) -> Result:
@@ -99,10 +99,9 @@ def one_sample(x, value: float, alternative: str, alpha: float = ALPHA) -> Resul
         res = sps.ttest_1samp(x, value, alternative=alternative)
         stat, p = float(res.statistic), float(res.pvalue)
         p_opp = float(sps.ttest_1samp(x, value, alternative=opposite).pvalue)
-    else:  # no spread: the answer is exact
-        holds = mean < 0 if alternative == "less" else mean > 0
-        stat, p = math.copysign(math.inf, mean) if mean else 0.0, 0.0 if holds else 1.0
-        p_opp = 0.0 if (mean and not holds) else 1.0
+    else:  # no spread: no p-value for a difference (no certainty from no information)
+        stat = math.nan if mean else 0.0
+        p = p_opp = math.nan if mean else 1.0
     return Result(procedure=f"one-sided one-sample t-test ({alternative} than {value:.6g})",
                   statistic=stat, pvalue=p, n=x.size, effect=float(mean),
                   effect_name="mean - reference", ci=_t_interval(mean, se, x.size - 1, alpha),
@@ -121,10 +120,13 @@ def two_sample(x, y, alternative: str, alpha: float = ALPHA) -> Result:
     se = math.sqrt(vx + vy)
     df = (vx + vy) ** 2 / (vx**2 / (x.size - 1) + vy**2 / (y.size - 1)) if se > 0 else 1.0
     diff = x.mean() - y.mean()
-    p = _tail(res.pvalue, diff, alternative)
     opposite = _OPPOSITE[alternative]
-    p_opp = _tail(sps.ttest_ind(x, y, equal_var=False, alternative=opposite).pvalue, diff,
-                  opposite)
+    if se > 0:
+        p = _tail(res.pvalue, diff, alternative)
+        p_opp = _tail(sps.ttest_ind(x, y, equal_var=False, alternative=opposite).pvalue, diff,
+                      opposite)
+    else:  # no spread in either sample: no p for a difference, nothing for none
+        p = p_opp = math.nan if diff else 1.0
     return Result(procedure=f"one-sided Welch t-test (x {alternative} than y)",
                   statistic=float(res.statistic), pvalue=p, n=x.size + y.size,
                   effect=float(diff), effect_name="mean(x) - mean(y)",
@@ -185,6 +187,19 @@ def equivalence_two(x, y, margin: float, alpha: float = ALPHA) -> Result:
                   call={"fn": "equivalence_two", "kw": {"margin": margin}})
 
 
+def _rho_at(z: float, n: int) -> float:
+    """The rho whose Fisher mean atanh(rho) + rho / (2 (n - 1)) is z (it rises with rho)."""
+    from scipy.optimize import brentq
+
+    f = lambda rho: math.atanh(rho) + rho / (2 * (n - 1)) - z  # noqa: E731
+    lo, hi = -1 + 1e-15, 1 - 1e-15
+    if f(lo) >= 0:
+        return -1.0
+    if f(hi) <= 0:
+        return 1.0
+    return float(brentq(f, lo, hi, xtol=1e-14))
+
+
 def pearson(x, y, alternative: str = "greater", alpha: float = ALPHA, null: float = 0.0) -> Result:
     """One-sided test of a linear correlation: Pearson rho > `null` for "greater" (< for
     "less"). With null = 0 the exact t-based test of scipy; otherwise Fisher's z test, e.g.
@@ -212,49 +227,62 @@ def pearson(x, y, alternative: str = "greater", alpha: float = ALPHA, null: floa
             :: 1 if alternative == "greater" else -1]
     q = sps.norm.ppf(1 - alpha)
     side = ">" if alternative == "greater" else "<"
+    if null == 0:
+        ci = (math.tanh(z - q * se), math.tanh(z + q * se))
+    else:  # the rho0 the bias-corrected test just rejects, each way: test and interval agree
+        ci = (_rho_at(z - q * se, x.size), _rho_at(z + q * se, x.size))
     return Result(procedure=f"one-sided Pearson correlation (rho {side} {null:g})", statistic=r,
                   pvalue=p, n=x.size, effect=r,
-                  effect_name="Pearson r", ci=(math.tanh(z - q * se), math.tanh(z + q * se)),
+                  effect_name="Pearson r", ci=ci,
                   data={"x": x, "y": y}, pvalue_opposite=p_opp)
 
 
-def lines_differ(x, y, groups, alpha: float = ALPHA) -> Result:
-    """F-test of one common line y = a + b x for all groups against one line (intercept and
-    slope) per group; passes when the common line does not fit (the groups' lines differ).
+def lines_differ(x, y, groups, alpha: float = ALPHA, degree: int = 2) -> Result:
+    """F-test of one common polynomial y = a + b x (+ c x^2) for all groups against one such
+    polynomial per group; passes when the common curve does not fit (the groups' relations
+    differ). degree=2 (F2, claims/README.md): a common relation curved over the groups'
+    shifted x ranges is not mistaken for a difference; degree=1 is one line each.
 
-    Effect: the largest gap between two groups' fitted lines at the median x, in y's units,
+    Effect: the largest gap between two groups' fitted curves at the median x, in y's units,
     with its CI left as the observed gap (no interval is claimed for it).
     """
     x, y = _clean(x), _clean(y)
     groups = np.asarray(groups).ravel()
     if not x.size == y.size == groups.size:
         raise ValueError(f"x, y and groups differ in length: {x.size}, {y.size}, {groups.size}")
+    if degree not in (1, 2):
+        raise ValueError(f"degree must be 1 or 2, got {degree}")
     labels = list(dict.fromkeys(groups.tolist()))
-    if len(labels) < 2 or any(np.sum(groups == g) < 3 for g in labels):
-        raise ValueError("need at least 2 groups of at least 3 points each")
+    per = degree + 1  # coefficients per curve
+    if len(labels) < 2 or any(np.sum(groups == g) < per + 1 for g in labels):
+        raise ValueError(f"need at least 2 groups of at least {per + 1} points each")
     k, n = len(labels), x.size
-    if n <= 2 * k:
-        raise ValueError(f"{n} points cannot fit {k} lines and leave residual freedom")
+    if n <= per * k:
+        raise ValueError(f"{n} points cannot fit {k} curves and leave residual freedom")
+    # x centred and scaled, so that the quadratic's columns are well conditioned
+    u = (x - x.mean()) / (x.std() or 1.0)
+    powers = [u**j for j in range(per)]
 
     def rss(design):
         coef, *_ = np.linalg.lstsq(design, y, rcond=None)
         return float(np.sum((y - design @ coef) ** 2)), coef
 
-    one = np.ones_like(x)
-    rss0, _ = rss(np.column_stack([one, x]))
+    rss0, _ = rss(np.column_stack(powers))
     masks = [(groups == g).astype(np.float64) for g in labels]
-    rss1, coef = rss(np.column_stack(masks + [m * x for m in masks]))
-    df_num, df_den = 2 * k - 2, n - 2 * k
-    if rss1 == 0:
+    rss1, coef = rss(np.column_stack([m * w for w in powers for m in masks]))
+    df_num, df_den = per * (k - 1), n - per * k
+    if rss1 <= 1e-30 * max(rss0, 1e-300):
         F, p = (math.inf, 0.0) if rss0 > 0 else (0.0, 1.0)
     else:
         F = ((rss0 - rss1) / df_num) / (rss1 / df_den)
         p = float(sps.f.sf(F, df_num, df_den))
     at = float(np.median(x))
-    fitted = coef[:k] + coef[k:] * at
+    ua = (at - x.mean()) / (x.std() or 1.0)
+    fitted = sum(coef[j * k:(j + 1) * k] * ua**j for j in range(per))
     gap = float(fitted.max() - fitted.min())
-    return Result(procedure=f"F-test: one line per group ({k}) vs one common line",
+    shape = "quadratic" if degree == 2 else "line"
+    return Result(procedure=f"F-test: one {shape} per group ({k}) vs one common {shape}",
                   statistic=float(F), pvalue=p, n=n,
-                  effect=gap, effect_name=f"largest gap between fitted lines at x = {at:.4g}",
+                  effect=gap, effect_name=f"largest gap between fitted curves at x = {at:.4g}",
                   ci=(gap, gap), data={"x": x, "y": y, "groups": [str(g) for g in groups]},
                   kind="undirected")

@@ -119,9 +119,11 @@ def test_s2():
     rng = np.random.default_rng(4)
     length = 12_800
     spikes = [np.sort(rng.choice(length - 200, 4, replace=False)) for _ in range(SEEDS)]
-    near = [s + 10 for s in spikes]
-    far = [np.sort(rng.choice(length, 4, replace=False)) for _ in range(SEEDS)]
-    check(s2_family(seeds(0.8, 0.05), near, spikes), s2_family(seeds(0.2, 0.05), far, spikes))
+    probes = np.arange(8, length, 8)  # a jump is seen at a probe step
+    near = [(s + 10) // 8 * 8 for s in spikes]
+    far = [np.sort(rng.choice(probes, 4, replace=False)) for _ in range(SEEDS)]
+    check(s2_family(seeds(0.8, 0.05), near, spikes, probes),
+          s2_family(seeds(0.2, 0.05), far, spikes, probes))
 
 
 def test_s3():

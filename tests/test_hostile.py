@@ -23,11 +23,12 @@ from lowent.engine import train
 from tests.helpers import model_spec, run_cli, small_target
 
 COMMANDS = ("train", "bench", "bench-compare", "bench-noise", "compare", "report", "baseline",
-            "power", "stability", "cache", "machine")
+            "power", "replication", "stability", "cache", "machine", "work")
 OPTIONS = ("--model", "--variant", "--d-model", "--layers", "--norm", "--seeds", "--epochs",
            "--optimizer", "--target", "--layout", "--dropout", "--dtype", "--log-every",
            "--device", "--out", "--steps", "--repeat", "--threads", "--json", "--threshold",
-           "--alpha", "--sims", "--cache", "--prune", "--allow-different")
+           "--alpha", "--sims", "--cache", "--prune", "--allow-different", "--task",
+           "--judge", "--method")
 STATUSES = {0, 1, 2}
 
 

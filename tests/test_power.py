@@ -81,3 +81,38 @@ def test_replication_plan_inverts_the_recorded_t_tests_and_its_power_matches_non
     assert abs(np.mean(sims) - exact) < 3 * np.sqrt(exact * (1 - exact) / 2000)
     # the family's power is at most its weakest part's
     assert r.family_power(r.L1_SCENARIO, 7, sims=200) <= r.t_power(-0.01, r.SD["L1 d = 64"], 7) + 0.05
+
+
+def test_replication_judge_tests_each_part_against_the_smallest_effect_of_interest():
+    """An effect shown smaller than SESOI: the t-test of mean > ref - SESOI (claim "less"),
+    or mean < ref + SESOI (claim "greater"), on the part's own per-seed data."""
+    from lowent import replication as r
+    from lowent.records import result_record
+
+    x = [3.600, 3.602, 3.598, 3.601, 3.599]
+    below = result_record(stats.one_sample(x, 3.6078, "less"), 0.05)
+    assert r.smaller_than_sesoi(below) == pytest.approx(
+        stats.one_sample(x, 3.6078 - r.SESOI, "greater").pvalue)
+    above = result_record(stats.one_sample(x, 3.59, "greater"), 0.05)
+    assert r.smaller_than_sesoi(above) == pytest.approx(
+        stats.one_sample(x, 3.59 + r.SESOI, "less").pvalue)
+    tost = result_record(stats.equivalence(x, 3.6, 0.05), 0.05)
+    assert r.smaller_than_sesoi(tost) is None
+
+
+def test_parametric_power_matches_noncentral_t_at_the_measured_effect():
+    """--method parametric draws normal seeds at the measured mean and SD: a one-part claim's
+    share that holds is the noncentral-t power at the measured effect (observed power)."""
+    from scipy import stats as sps
+
+    x = np.array([0.3, -0.4, 0.9, 0.1, -0.2])  # d about 0.3: power about 0.2 with 10
+    v = verdict.conjunction({"above": stats.one_sample(x, 0.0, "greater")}, claim="X",
+                            statement="fake")
+    rates, _ = power.simulate(verdict_record(v), 5, 10, sims=2000, method="parametric")
+    nc = x.mean() / x.std(ddof=1) * np.sqrt(10)
+    expected = sps.nct.sf(sps.t.ppf(0.95, 9), 9, nc)
+    assert rates.get("holds", 0.0) == pytest.approx(expected, abs=4 * np.sqrt(0.25 / 2000))
+    counts = verdict.conjunction({"none": exact.rate_below(np.zeros(5), 12.8, 0.05)},
+                                 claim="Y", statement="fake")
+    assert power.simulate(verdict_record(counts), 5, 5, sims=50,
+                          method="parametric")[0] == {"holds": 1.0}  # Poisson at rate 0

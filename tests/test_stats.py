@@ -130,9 +130,15 @@ def test_result_record_and_degenerate_inputs():
     assert d["test"] == v.procedure and d["passed"] and d["data"]["x"] == [3.5, 3.52, 3.49, 3.51]
     assert d["p_value"] == v.pvalue and d["alpha"] == ALPHA
     assert describe_result(v, ALPHA).startswith("passes (one-sided one-sample t-test")
-    # zero variance: the answer is exact rather than nan
-    assert rejects(stats.one_sample([1.0, 1.0, 1.0], 2.0, "less"))
-    assert not rejects(stats.one_sample([3.0, 3.0, 3.0], 2.0, "less"))
+    # zero variance: no p for a difference (no certainty from no spread); none supported
+    # nor against when there is no difference
+    for x in ([1.0, 1.0, 1.0], [3.0, 3.0, 3.0]):
+        r = stats.one_sample(x, 2.0, "less")
+        assert np.isnan(r.pvalue) and np.isnan(r.pvalue_opposite)
+    same = stats.one_sample([2.0, 2.0, 2.0], 2.0, "less")
+    assert same.pvalue == same.pvalue_opposite == 1.0
+    assert np.isnan(stats.two_sample([1.0, 1.0], [2.0, 2.0], "less").pvalue)
+    assert stats.two_sample([2.0, 2.0], [2.0, 2.0], "less").pvalue == 1.0
     with pytest.raises(ValueError, match="finite"):
         stats.one_sample([1.0, float("nan")], 0.0, "less")
     with pytest.raises(ValueError, match="3 ordered groups"):

@@ -12,7 +12,7 @@ from lowent.claims import Claim
 from lowent.claims.common import depth4_specs, logged
 from lowent.config import ModelSpec
 from lowent.profiles import Profile
-from lowent.exact import coincidence, more_often, trend
+from lowent.exact import jitter_coincidence, more_often, trend
 from lowent.stats import one_sample, two_sample
 from lowent.verdict import Verdict, conjunction
 
@@ -47,20 +47,22 @@ RUN_SETS = {"spikes": spikes}
 
 
 def s2_family(share: np.ndarray, jumps: Sequence[np.ndarray],
-              spike_steps: Sequence[np.ndarray]) -> Verdict:
+              spike_steps: Sequence[np.ndarray], probe_steps: np.ndarray) -> Verdict:
     """S2's verdict.
 
     Args:
         share: [E] per seed, the share of the dead count's growth made in detected jumps.
         jumps, spike_steps: per seed, the steps of the dead-neuron jumps and loss spikes.
+        probe_steps: the steps at which a jump can be seen (the dead-neuron probes after
+            the first).
     """
     return conjunction(
         {"jumps make > 50% of the dead count's growth": one_sample(share, 0.5, "greater"),
-         "jumps fall near their run's loss spikes more than near another run's": coincidence(
-             jumps, spike_steps, events.COINCIDE_BEFORE, events.COINCIDE_AFTER)},
+         "jumps fall near their run's loss spikes more than jittered jumps": jitter_coincidence(
+             jumps, spike_steps, probe_steps, events.COINCIDE_BEFORE, events.COINCIDE_AFTER)},
         statement="d = 64, L = 4, Adam: jumps make more than half of the dead "
                   "count's growth, and they fall near their run's loss spikes "
-                  "more than near another run's",
+                  "more often than jumps moved at random within 512-step bins",
         paper="the dead-neuron proportion rises in jumps at the loss spikes (Fig. 7)",
         ours=f"jumps per run {np.mean([j.size for j in jumps]):.2f}, spikes per run "
              f"{np.mean([s.size for s in spike_steps]):.2f}, share of the growth in jumps "
