@@ -65,10 +65,10 @@ def f2_family(points: Mapping[tuple[str, int, int], tuple[float, float, str]]) -
         points: (variant, d, L) -> (seed-mean training loss, seed-mean KL, the variant of
             the run that trained it); configurations whose run is the same model (same
             trained variant, d, L) count once, as that variant, in the test of one common
-            line.
+            curve.
     Returns:
         The conjunction of one Pearson test per variant (rho > STRONG over its
-        configurations) and the F-test that one common line does not fit all variants.
+        configurations) and the F-test that one common quadratic does not fit all variants.
     """
     per_variant = by_variant(points)
     distinct = {}  # (trained variant, d, L) -> (loss, KL, trained variant), first seen
@@ -77,12 +77,12 @@ def f2_family(points: Mapping[tuple[str, int, int], tuple[float, float, str]]) -
     family = {f"{v}: Pearson rho(loss, KL) > {STRONG} over its configurations":
               pearson(*per_variant[v], null=STRONG) for v in VARIANTS}
     lines = lines_differ(*zip(*distinct.values()))
-    family["one common line does not fit all variants"] = lines
+    family["one common quadratic does not fit all variants"] = lines
     r = {v: f.effect for v, f in zip(VARIANTS, family.values())}
     return conjunction(
         family,
         statement=f"per variant, Pearson rho between training loss and KL exceeds {STRONG} "
-                  f"across (d, L); the variants' lines differ",
+                  f"across (d, L); the variants' curves differ",
         paper="a clear linear relation per variant; identical loss, different KL (Fig. 4 "
               "right; no figure in the text)",
         ours="r " + ", ".join(f"{k}: {x:.3f}" for k, x in r.items())
