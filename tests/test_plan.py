@@ -61,3 +61,11 @@ def test_bad_plans_and_tasks_are_one_line_errors(tmp_path):
         work(plan, 3)
     with pytest.raises(SpecError, match="make the plan again"):
         work(plan, 0)
+
+
+def test_an_unwritable_plan_path_is_a_usage_error_before_anything_runs(pytester):
+    pytester.makepyfile(test_claim=CLAIM_TEST)
+    (pytester.path / "afile").write_text("x")
+    res = pytester.runpytest_subprocess("--lowent-plan=afile/plan.json", "-p", "no:xdist")
+    assert res.ret == pytest.ExitCode.USAGE_ERROR
+    assert "the plan's directory" in res.stderr.str()

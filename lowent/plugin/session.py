@@ -228,6 +228,14 @@ def pytest_configure(config):
                                 "without -n (pytest-xdist)")
     if not hasattr(config, "workerinput"):  # the controller, or the only process
         check_paths(session)
+        plan = config.getoption("lowent_plan", None)
+        if plan and plan != "-":
+            from lowent.paths import writable_file
+
+            try:
+                writable_file(Path(plan), "the plan (--lowent-plan)")
+            except SpecError as exc:
+                raise pytest.UsageError(f"lowent: {exc}") from None
         lost = lost_configuration(config)
         if lost is not None:
             config.issue_config_time_warning(pytest.PytestConfigWarning(lost), stacklevel=2)
