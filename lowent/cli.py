@@ -212,8 +212,7 @@ def _plan(a) -> int:
     import pytest
 
     selection = a.selection or ["claims/"]
-    if any(x == "-n" or x.startswith(("-n", "--numprocesses", "--lowent-plan"))
-           for x in selection):
+    if any(x.startswith(("-n", "--numprocesses", "--lowent-plan")) for x in selection):
         raise SpecError("python -m lowent plan runs one pytest process and sets --lowent-plan "
                         "itself; leave out -n and --lowent-plan")
     return int(pytest.main(["-q", "-p", "no:xdist", "-p", "no:cacheprovider",

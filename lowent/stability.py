@@ -146,13 +146,10 @@ def outcome_shares(verdict: Verdict, n_seeds: int, idx: np.ndarray) -> Stability
     return _shares(verdict, n_seeds, rows())
 
 
-def predictive_shares(verdict: Verdict, n_seeds: int, draws: int = DRAWS,
-                      seed: int = DRAW_SEED) -> Stability:
-    """The verdict's family rerun on `draws` fresh runs drawn from the posterior predictive
-    of its per-seed arrays (:func:`draw_like`, by what the part's procedure reads). An
-    array that several parts read is drawn once per draw, so they stay consistent."""
-    rng = np.random.default_rng(seed)
-
+def _modelled_shares(verdict: Verdict, n_seeds: int, draws: int, draw) -> Stability:
+    """The verdict's family rerun on `draws` fresh runs, each per-seed array drawn by
+    ``draw(array, kind)`` (kind: by what the part's procedure reads). An array that several
+    parts read is drawn once per run, so they stay consistent."""
     def one_draw():
         memo: dict = {}
 
@@ -163,44 +160,40 @@ def predictive_shares(verdict: Verdict, n_seeds: int, draws: int = DRAWS,
                 a = np.asarray(a, dtype=np.float64)
                 key = (kind, a.tobytes())
                 if key not in memo:
-                    memo[key] = draw_like(a, kind, rng)
+                    memo[key] = draw(a, kind)
                 out.append(memo[key])
             return out
         return arrays_of
 
     return _shares(verdict, n_seeds, (one_draw() for _ in range(draws)))
+
+
+def predictive_shares(verdict: Verdict, n_seeds: int, draws: int = DRAWS,
+                      seed: int = DRAW_SEED) -> Stability:
+    """The verdict's family rerun on `draws` fresh runs drawn from the posterior predictive
+    of its per-seed arrays (:func:`draw_like`)."""
+    rng = np.random.default_rng(seed)
+    return _modelled_shares(verdict, n_seeds, draws, lambda a, kind: draw_like(a, kind, rng))
+
+
+def _at_measured(a: np.ndarray, kind: str, n: int, rng: np.random.Generator) -> np.ndarray:
+    """n per-seed numbers from the parametric model of `a` at its measured values: Poisson
+    at its mean (counts), Bernoulli at its share (events), normal with its mean and SD."""
+    if kind == COUNTS:
+        return rng.poisson(a.mean(), n).astype(np.float64)
+    if kind == EVENTS:
+        return (rng.random(n) < np.mean(a > 0)).astype(np.float64)
+    return rng.normal(a.mean(), a.std(ddof=1), n)
 
 
 def parametric_shares(verdict: Verdict, n_seeds: int, n: int, draws: int,
                       seed: int = DRAW_SEED) -> Stability:
     """The verdict's family rerun on `draws` runs of `n` seeds drawn from the parametric model
-    of each per-seed array at its measured values: normal with the measured mean and SD
-    (values), Poisson at the measured mean (counts), Bernoulli at the measured share
-    (events). The parametric power at the measured effects (observed power, like the
-    bootstrap, but with the model's tails rather than the measured seeds')."""
+    of each per-seed array at its measured values (:func:`_at_measured`). The parametric
+    power at the measured effects (observed power, like the bootstrap, but with the model's
+    tails rather than the measured seeds')."""
     rng = np.random.default_rng(seed)
-
-    def one_draw():
-        memo: dict = {}
-
-        def arrays_of(r: stats.Result) -> list:
-            kind = _KINDS.get(r.call["fn"], VALUES)
-            out = []
-            for a in r.data.values():
-                a = np.asarray(a, dtype=np.float64)
-                key = (kind, a.tobytes())
-                if key not in memo:
-                    if kind == COUNTS:
-                        memo[key] = rng.poisson(a.mean(), n).astype(np.float64)
-                    elif kind == EVENTS:
-                        memo[key] = (rng.random(n) < np.mean(a > 0)).astype(np.float64)
-                    else:
-                        memo[key] = rng.normal(a.mean(), a.std(ddof=1), n)
-                out.append(memo[key])
-            return out
-        return arrays_of
-
-    return _shares(verdict, n_seeds, (one_draw() for _ in range(draws)))
+    return _modelled_shares(verdict, n_seeds, draws, lambda a, kind: _at_measured(a, kind, n, rng))
 
 
 def stability(verdict: Verdict, n_seeds: int, draws: int = DRAWS,
