@@ -202,6 +202,9 @@ def _add_tools(sub) -> None:
     wk.add_argument("--cache", default=None,
                     help="store into this cache directory (default: the plan's cache; "
                          "entries merge by copying their directories into one cache)")
+    wk.add_argument("--threads", type=_at_least(1), default=1,
+                    help="torch threads (one, as a Ray task trains and as the plan's estimate "
+                         "assumes; a task's bits may depend on its thread count)")
     m = sub.add_parser("machine", help="what decides the bits of a run here: PyTorch's build, "
                                        "the CPU, ATen's capability, the BLAS and its settings",
                        formatter_class=_Help)
@@ -220,8 +223,11 @@ def _plan(a) -> int:
 
 
 def _work(a) -> int:
+    import torch
+
     from lowent.plan import read_plan, work
 
+    torch.set_num_threads(a.threads)
     work(read_plan(a.plan), a.task, a.cache, log=lambda line: print(line, flush=True))
     return 0
 

@@ -24,41 +24,57 @@ from lowent.progress import describe
 SCHEMA = 1
 
 
-def work_list(cache: Cache, specs) -> list[dict]:
-    """One task per spec of `specs` with seeds missing from `cache`, in the order given
-    (costliest first, as the claims plugin orders them)."""
+def task_parts(spec: RunSpec, missing, task_seeds: int | None = None) -> list[RunSpec]:
+    """`spec` restricted to its `missing` seeds, cut into tasks of `task_seeds` seeds each
+    (None: one task of them all). A seed's training depends on that seed alone, not on the
+    seeds stacked beside it (tests/test_engine.py), so any cut trains the same runs."""
+    missing = tuple(missing)
+    size = task_seeds or len(missing) or 1
+    return [spec.replace(seeds=missing[i:i + size]) for i in range(0, len(missing), size)]
+
+
+def task_cost(cache: Cache, part: RunSpec) -> tuple[int | None, float]:
+    """(the epoch `part` would resume at from its checkpoint, its estimated one-thread CPU
+    seconds for the epochs left)."""
     from lowent.bench import estimate_seconds
 
-    tasks = []
-    for spec in specs:
-        missing = cache.missing(spec)
-        if not missing:
-            continue
-        part = spec.replace(seeds=missing)
-        resume = cache.checkpoint_epoch(part)
-        cost = estimate_seconds(part) * (1 - (resume or 0) / part.train.epochs)
-        tasks.append({"task": len(tasks), "run": describe(part), "spec": part.to_dict(),
-                      "entries": [entry_key(part.replace(seeds=(s,)), cache.device)
-                                  for s in missing],
-                      "resume_from_epoch": resume, "estimated_cpu_s": round(cost, 1)})
-    return tasks
+    resume = cache.checkpoint_epoch(part)
+    return resume, estimate_seconds(part) * (1 - (resume or 0) / part.train.epochs)
 
 
-def make_plan(cache: Cache, specs, selection: str) -> dict:
-    """The plan of `specs` (the selected claims' runs) on `cache`."""
+def work_list(cache: Cache, specs, task_seeds: int | None = None) -> list[dict]:
+    """The tasks of `specs`' seeds missing from `cache`: each spec's missing seeds cut into
+    tasks of `task_seeds` seeds (None: one task per spec), costliest first."""
+    parts = [task_parts(spec, missing, task_seeds)
+             for spec in specs if (missing := cache.missing(spec))]
+    costed = sorted(((part, *task_cost(cache, part)) for group in parts for part in group),
+                    key=lambda t: -t[2])  # stable: equal costs keep the claims' order
+    return [{"task": i, "run": describe(part), "spec": part.to_dict(),
+             "entries": [entry_key(part.replace(seeds=(s,)), cache.device) for s in part.seeds],
+             "resume_from_epoch": resume, "estimated_cpu_s": round(cost, 1)}
+            for i, (part, resume, cost) in enumerate(costed)]
+
+
+def make_plan(cache: Cache, specs, selection: str, task_seeds: int | None = None) -> dict:
+    """The plan of `specs` (the selected claims' runs) on `cache`, in tasks of `task_seeds`
+    seeds (None: one task per run)."""
     specs = list(specs)
-    tasks = work_list(cache, specs)
+    tasks = work_list(cache, specs, task_seeds)
+    cached = sum(not cache.missing(spec) for spec in specs)
     return {"schema": SCHEMA, "selection": selection, "training code": code_version(),
             "device": cache.device, "cache": str(Path(cache.root).resolve()),
-            "runs": len(specs), "cached": len(specs) - len(tasks), "tasks": tasks,
+            "runs": len(specs), "cached": cached, "to train": len(specs) - cached,
+            "task seeds": task_seeds or "all", "tasks": tasks,
             "estimated_cpu_s": round(sum(t["estimated_cpu_s"] for t in tasks), 1)}
 
 
 def format_plan(plan: dict) -> list[str]:
     """The plan as lines for a terminal: a header, one line per task, the total."""
+    runs, tasks = plan["runs"] - plan["cached"], len(plan["tasks"])
     lines = [f"lowent plan: {plan['runs']} runs for {plan['selection']}: {plan['cached']} "
-             f"cached, {len(plan['tasks'])} to train on {plan['device']} (cache "
-             f"{plan['cache']})"]
+             f"cached, {runs} to train on {plan['device']}"
+             + (f" in {tasks} tasks of {plan['task seeds']} seed(s)" if tasks != runs else "")
+             + f" (cache {plan['cache']})"]
     for t in plan["tasks"]:
         resume = (f", resumes at epoch {t['resume_from_epoch']}"
                   if t["resume_from_epoch"] is not None else "")

@@ -128,16 +128,29 @@ class Progress:
         part = self.todo.get(spec)
         return part is not None and self.cache.checkpoint_epoch(part) is not None
 
-    def trained(self, spec: RunSpec, seconds: float, resumed: bool = False) -> None:
-        part = self.todo.get(spec) or spec
+    def trained(self, spec: RunSpec, seconds: float, resumed: bool = False,
+                part: RunSpec | None = None) -> None:
+        """A line for `spec`'s missing seeds, or for `part` of them (a task of the ray
+        executor that trained some of them), stored in `seconds`."""
+        from lowent.bench import estimate_seconds
+
+        whole = self.todo.get(spec) or spec
         if not resumed:
             self.spent += seconds * self.share
-            self.estimated += self.cost[spec]
+            self.estimated += (self.cost[spec] if part is None or part.seeds == whole.seeds
+                               else estimate_seconds(part))
         ready = [s for s in self.specs if self.cache.has(s)]
         scale = self.spent / self.estimated if self.estimated else 1.0
-        left = sum(self.cost[s] for s in self.specs if s not in ready) * scale / self.parallel
-        cached = [s for s in spec.seeds if s not in part.seeds]
-        what = describe(part) + (f" (seeds {format_seeds(cached)} cached)" if cached else "")
+        left = sum(self.cost[s] * len(self.cache.missing(s)) / len(self.todo[s].seeds)
+                   for s in self.specs if s not in ready and self.todo[s] is not None)
+        left *= scale / self.parallel
+        if part is not None and part.seeds != whole.seeds:
+            what = describe(part) + f" (a task of {len(part.seeds)} of its {len(whole.seeds)} "
+            what += "missing seeds)"
+        else:
+            cached = [s for s in spec.seeds if s not in whole.seeds]
+            what = describe(whole) + (f" (seeds {format_seeds(cached)} cached)"
+                                      if cached else "")
         self.write(f"lowent: {self.who}trained {what} in {seconds:.0f} s"
                    f"{' (resumed from a checkpoint)' if resumed else ''}; {len(ready)} of "
                    f"{len(self.specs)} runs ready, about {left / 60:.0f} min left")

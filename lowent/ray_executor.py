@@ -2,7 +2,8 @@
 
 ``pytest claims/ --lowent-executor ray`` (``$LOWENT_EXECUTOR``, ini ``lowent_executor``)
 computes which seeds of the selected claims' runs have no valid cache entry, submits each run's
-missing seeds as one Ray task (costliest first), and stores every result in the one
+missing seeds as one Ray task, or as tasks of ``--lowent-task-seeds`` seeds each (1: a task
+per seed, for a cluster wider than the runs), costliest first, and stores every result in the one
 content-addressed cache from the driver, so workers need no shared filesystem. Ray picks the
 cluster: ``RAY_ADDRESS`` (or ``ray.init``'s own rules) joins one; without it a local cluster
 starts on this machine, its workers importing this very source tree.
@@ -108,33 +109,39 @@ def train_task(spec: dict, device: str, driver_code: str, cache_checkpoints: str
     return run
 
 
-def train_on_ray(cache: Cache, specs, progress=None) -> int:
-    """Train the seeds of `specs` without a valid entry as Ray tasks, costliest first (in
-    the order given), and store them in `cache` from this process. A run whose locks another
-    process holds is left to it. Returns the number of tasks run. Raises the first task's
-    error after storing every task that succeeded."""
+def train_on_ray(cache: Cache, specs, progress=None, task_seeds: int | None = None) -> int:
+    """Train the seeds of `specs` without a valid entry as Ray tasks of `task_seeds` seeds
+    each (None: a run's missing seeds in one task), costliest first, and store them in
+    `cache` from this process. A run whose locks another process holds is left to it; a
+    run's locks are released once all its tasks are stored. Returns the number of tasks
+    run. Raises the first task's error after storing every task that succeeded."""
+    from lowent.plan import task_cost, task_parts
+
     ray = require_ray()
     remote = ray.remote(train_task).options(
         max_retries=RETRIES, num_cpus=1, num_gpus=1 if cache.device == "cuda" else 0)
-    code = code_version()
-    pending, failed = {}, []
+    code, where = code_version(), str(Path(cache.root).resolve() / "checkpoints")
+    held, parts, pending, failed = {}, [], {}, []  # held: spec -> [its locks, tasks left]
     try:
         for spec in specs:
-            held = cache.hold(spec, blocking=False)
-            if held is None:
+            locks = cache.hold(spec, blocking=False)
+            if locks is None:
                 continue  # another process trains it; train_all waits for it
             missing = tuple(s for s in spec.seeds if s not in cache.usable(spec))
             if not missing:
-                release(held)
+                release(locks)
                 continue
-            part = spec.replace(seeds=missing)
-            ref = remote.remote(part.to_dict(), cache.device, code,
-                                str(Path(cache.root).resolve() / "checkpoints"))
-            pending[ref] = (spec, part, held, time.monotonic())
+            held[spec] = [locks, 0]
+            parts += [(spec, part) for part in task_parts(spec, missing, task_seeds)]
+        parts.sort(key=lambda sp: -task_cost(cache, sp[1])[1])  # stable: ties keep run order
+        for spec, part in parts:
+            pending[remote.remote(part.to_dict(), cache.device, code, where)] = (
+                spec, part, time.monotonic())
+            held[spec][1] += 1
         tasks = len(pending)
         while pending:
             [ref], _ = ray.wait(list(pending), num_returns=1)
-            spec, part, held, t0 = pending.pop(ref)
+            spec, part, t0 = pending.pop(ref)
             try:
                 run = ray.get(ref)
                 for one in split_run(run):
@@ -142,14 +149,16 @@ def train_on_ray(cache: Cache, specs, progress=None) -> int:
                     cache.store(one)
                 if progress is not None:
                     progress.trained(spec, float(run.meta.get("wall_s", time.monotonic() - t0)),
-                                     "resumed_from_epoch" in run.meta)
+                                     "resumed_from_epoch" in run.meta, part=part)
             except Exception as exc:  # noqa: BLE001 - raised below, after the others are stored
                 failed.append(exc)
             finally:
-                release(held)
+                held[spec][1] -= 1
+                if not held[spec][1]:
+                    release(held.pop(spec)[0])
     finally:
-        for *_, held, _t in pending.values():
-            release(held)
+        for locks, _ in held.values():
+            release(locks)
     if failed:
         raise failed[0]
     return tasks

@@ -134,6 +134,9 @@ def test_an_unknown_claim_or_a_test_without_one_is_a_one_line_error(pytester, te
     ([], {"LOWENT_SEEDS": "0,x"}, "", "cannot read seeds '0,x'"),
     (["--lowent-slots", "-1"], {}, "", "train slots '-1'"),
     ([], {"LOWENT_SLOTS": "two"}, "", "train slots 'two'"),
+    (["--lowent-task-seeds=0"], {}, "", "seeds per task '0' (from --lowent-task-seeds, "),
+    ([], {"LOWENT_TASK_SEEDS": "two"}, "", "seeds per task 'two'*not all or a whole number"),
+    (["--lowent-task-seeds="], {}, "", "--lowent-task-seeds is empty"),
     (["--lowent-seeds="], {}, "", "--lowent-seeds is empty; give a value or leave the option"),
     (["--lowent-seeds=0-99999999999"], {}, "", "name 100,000,000,000 seeds; at most 10,000"),
     ([], {"LOWENT_CACHE": "afile"}, "", "the cache (--lowent-cache, $LOWENT_CACHE) '*/afile' "
@@ -174,7 +177,8 @@ def test_settings_come_from_option_then_environment_then_ini(pytester, monkeypat
         "--collect-only", "-v", "--lowent-seeds", "7, 0-2").stdout.str()
     helptext = pytester.runpytest("--help").stdout.str()
     for name in ("--lowent-profile", "--lowent-cache", "--lowent-device", "--lowent-seeds",
-                 "--lowent-slots", "--lowent-differing", "lowent_device"):
+                 "--lowent-slots", "--lowent-task-seeds", "--lowent-differing", "lowent_device",
+                 "lowent_task_seeds", "LOWENT_TASK_SEEDS"):
         assert name in helptext
     assert "{auto,cpu,cuda}" in helptext and "{paper,quick}" in helptext
     assert "{skip,judge}" in helptext

@@ -39,6 +39,34 @@ def test_a_plan_trains_nothing_and_its_tasks_fill_the_cache_as_the_suite_would(p
     assert _entries(pytester.path / "planned") == _entries(pytester.path / "local")
 
 
+def test_a_plan_in_tasks_of_one_seed_lists_each_missing_seed_once_costliest_first(pytester):
+    """--lowent-task-seeds 1: one task per missing seed, costliest first, the same entries as
+    one task per run; a seed already stored is in no task."""
+    pytester.makeconftest(SHRINK)
+    pytester.makepyfile(test_claim=CLAIM_TEST)
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider -p no:randomly -p no:xdist\n")
+    whole = pytester.runpytest_subprocess("--lowent-cache=c", "--lowent-report=none",
+                                          "--lowent-plan=whole.json")
+    per_seed = pytester.runpytest_subprocess("--lowent-cache=c", "--lowent-report=none",
+                                             "--lowent-plan=seeds.json", "--lowent-task-seeds=1")
+    assert whole.ret == per_seed.ret == 0
+    assert "3 to train on cpu in 6 tasks of 1 seed(s)" in per_seed.stdout.str()
+    runs, seeds = (read_plan(pytester.path / f)["tasks"] for f in ("whole.json", "seeds.json"))
+    assert len(runs) == 3 and len(seeds) == 6 and all(len(t["entries"]) == 1 for t in seeds)
+    assert sorted(k for t in seeds for k in t["entries"]) == sorted(
+        k for t in runs for k in t["entries"])
+    costs = [t["estimated_cpu_s"] for t in seeds]
+    assert costs == sorted(costs, reverse=True) and [t["task"] for t in seeds] == list(range(6))
+    plan = read_plan(pytester.path / "seeds.json")
+    work(plan, 0, log=lambda line: None)  # one seed stored: the next plan leaves it out
+    again = pytester.runpytest_subprocess("--lowent-cache=c", "--lowent-report=none",
+                                          "--lowent-plan=again.json", "--lowent-task-seeds=1")
+    assert again.ret == 0
+    left = read_plan(pytester.path / "again.json")["tasks"]
+    assert sorted(k for t in left for k in t["entries"]) == sorted(
+        k for t in seeds[1:] for k in t["entries"])
+
+
 def test_a_plan_refuses_xdist(pytester):
     pytester.makepyfile(test_claim=CLAIM_TEST)
     res = pytester.runpytest_subprocess("--lowent-plan=-", "-n", "2")

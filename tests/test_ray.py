@@ -58,6 +58,37 @@ def test_a_claim_through_a_local_ray_cluster_stores_the_local_executors_entries(
     assert len(a) == 6 and a == b  # 3 runs x 2 seeds
 
 
+def test_one_seed_per_task_stores_what_training_each_seed_alone_stores(pytester):
+    """--lowent-task-seeds 1: each of L1's (shrunk) runs is two Ray tasks of one seed, and
+    their entries equal, bit for bit, those of the plan's one-seed tasks trained one after
+    the other by ``python -m lowent work`` (a seed alone, one torch thread, is the same
+    computation wherever it runs on this machine; that a seed trains the same in any stack
+    is tests/test_engine.py's, in float64)."""
+    import sys
+
+    from lowent.plan import read_plan
+
+    pytester.makeconftest(SHRINK)
+    pytester.makepyfile(test_claim=CLAIM_TEST)
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider -p no:randomly\n")
+    common = ("--lowent-report=none", "-p", "no:xdist", "--lowent-task-seeds=1")
+    listed = pytester.runpytest_subprocess("--lowent-cache=alone", "--lowent-plan=p.json",
+                                           *common)
+    assert listed.ret == 0
+    plan = read_plan(pytester.path / "p.json")
+    assert len(plan["tasks"]) == 6
+    for t in plan["tasks"]:
+        done = pytester.run(sys.executable, "-m", "lowent", "work", "p.json", "--task",
+                            str(t["task"]))
+        assert done.ret == 0 and "stored in" in done.stdout.str()
+    per_seed = pytester.runpytest_subprocess("--lowent-cache=ray", "--lowent-executor", "ray",
+                                             "--lowent-slots=2", *common)
+    per_seed.assert_outcomes(passed=1)
+    assert per_seed.stdout.str().count("(a task of 1 of its 2 missing seeds)") == 6
+    a, b = _entries(pytester.path / "alone"), _entries(pytester.path / "ray")
+    assert len(a) == 6 and a == b  # 3 runs x 2 seeds
+
+
 def test_ray_with_xdist_is_a_one_line_usage_error(pytester):
     pytester.makepyfile(test_claim=CLAIM_TEST)
     res = pytester.runpytest_subprocess("--lowent-executor=ray", "-n", "2")

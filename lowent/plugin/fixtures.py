@@ -147,7 +147,7 @@ def train_runs(claims_session, run_cache: Cache,
             from lowent.ray_executor import connect, train_on_ray
 
             connect(claims_session.slots)
-            train_on_ray(run_cache, specs)
+            train_on_ray(run_cache, specs, task_seeds=claims_session.task_seeds)
         return train_all(run_cache, specs, slots=slots)
 
     return train

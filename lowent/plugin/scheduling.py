@@ -101,7 +101,7 @@ def _train_selected(session) -> None:
 
         cpus = connect(s.slots)
         train_on_ray(s.cache, specs, Progress(s.cache, specs, write, workers=cpus, threads=1,
-                                              cores=cpus))
+                                              cores=cpus), task_seeds=s.task_seeds)
         return
     workers = worker_input.get("workercount", 1)
     training = workers if slots is None else min(workers, len(slots.locks))
@@ -131,7 +131,7 @@ def _write_plan(session) -> None:
     args = [a for a in config.invocation_params.args if not a.startswith("--lowent-plan")]
     selection = " ".join(args) or "the default selection"
     plan = make_plan(s.cache, claim_specs(session.items, s.profile),
-                     f"{selection} (profile {s.profile_name})")
+                     f"{selection} (profile {s.profile_name})", s.task_seeds)
     write = config.pluginmanager.get_plugin("terminalreporter").write_line
     for line in format_plan(plan):
         write(line)

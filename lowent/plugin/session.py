@@ -51,6 +51,12 @@ SETTINGS = {
                         "what trains the missing runs: local (this process and its xdist "
                         "siblings, within the slots) or ray (Ray tasks on the cluster "
                         "$RAY_ADDRESS names, else on a local one; stored from this process)"),
+    "task_seeds": Setting("LOWENT_TASK_SEEDS", "all", None,
+                          "seeds per training task of the ray executor and of a plan (python "
+                          "-m lowent plan): all (a run's missing seeds stacked in one task) or "
+                          "a whole number >= 1 (1: a task per seed, the most a cluster can "
+                          "spread; a seed trains the same in any stack); the local executor "
+                          "stacks a run's seeds whatever it says"),
     "differing": Setting("LOWENT_DIFFERING", "skip", ("skip", "judge"),
                          "claims whose verdict on the profile's layout differs from faithful "
                          "training's (claims/CALIBRATION.md): skip them (untrained, unjudged) "
@@ -69,6 +75,7 @@ class ClaimsSession:
     slots: int | None  # processes that may train at once (None: no limit)
     differing: str  # "skip" or "judge"
     executor: str  # "local" or "ray"
+    task_seeds: int | None  # seeds per Ray or plan task (None: all of a run's missing seeds)
     report: Path | None  # where the claims report goes (None: nowhere)
 
     def not_judged(self, claim_id: str) -> str | None:
@@ -92,17 +99,22 @@ class ClaimsSession:
                 "--lowent-differing judge")
 
 
+def option(name: str) -> str:
+    """The command-line option of setting `name` (``task_seeds``: ``--lowent-task-seeds``)."""
+    return "--lowent-" + name.replace("_", "-")
+
+
 def setting(config, name: str) -> str:
     """A lowent setting: ``--lowent-NAME``, else ``$LOWENT_NAME``, else the ``lowent_NAME`` ini
     key, else its default; a value outside its choices is a one-line usage error."""
     s = SETTINGS[name]
-    if config.getoption(f"--lowent-{name}") == "":
-        raise pytest.UsageError(f"lowent: --lowent-{name} is empty; give a value or leave the "
+    given = config.getoption(f"lowent_{name}")
+    if given == "":
+        raise pytest.UsageError(f"lowent: {option(name)} is empty; give a value or leave the "
                                 "option out")
-    value = (config.getoption(f"--lowent-{name}") or os.environ.get(s.env)
-             or config.getini(f"lowent_{name}") or s.default)
+    value = given or os.environ.get(s.env) or config.getini(f"lowent_{name}") or s.default
     if s.choices is not None and value not in s.choices:
-        raise pytest.UsageError(f"lowent: unknown {name} {value!r} (from --lowent-{name}, "
+        raise pytest.UsageError(f"lowent: unknown {name} {value!r} (from {option(name)}, "
                                 f"${s.env} or lowent_{name}); choose from {', '.join(s.choices)}")
     return value
 
@@ -172,7 +184,24 @@ def build(config) -> ClaimsSession:
     return ClaimsSession(profile=prof, profile_name=name, cache=Cache(root, device=device),
                          device=device,
                          slots=_slots(config, device), differing=setting(config, "differing"),
-                         executor=_executor(config), report=report)
+                         executor=_executor(config), task_seeds=_task_seeds(config),
+                         report=report)
+
+
+def _task_seeds(config) -> int | None:
+    """``all`` (None: a run's missing seeds in one task) or a whole number >= 1."""
+    text = setting(config, "task_seeds")
+    if text == "all":
+        return None
+    try:
+        n = int(text)
+        if n < 1:
+            raise ValueError
+    except ValueError:
+        raise pytest.UsageError(f"lowent: seeds per task {text!r} (from --lowent-task-seeds, "
+                                "$LOWENT_TASK_SEEDS or lowent_task_seeds) is not all or a whole "
+                                "number >= 1") from None
+    return n
 
 
 def _executor(config) -> str:
@@ -204,7 +233,7 @@ def pytest_addoption(parser):
     group = parser.getgroup("lowent")
     for name, s in SETTINGS.items():
         among = f"{{{','.join(s.choices)}}}" if s.choices else name.upper()
-        group.addoption(f"--lowent-{name}", default=None, metavar=among,
+        group.addoption(option(name), dest=f"lowent_{name}", default=None, metavar=among,
                         help=f"{s.help} (else ${s.env}, else ini lowent_{name}; default "
                              f"{s.default})")
         parser.addini(f"lowent_{name}", f"lowent: {s.help}", default=None)
