@@ -108,19 +108,21 @@ def two_sample(x, y, alternative: str, alpha: float = ALPHA) -> Result:
     Effect = mean(x) - mean(y) with its (1 - 2 alpha) Welch interval.
     """
     x, y = _clean(x), _clean(y)
-    res = sps.ttest_ind(x, y, equal_var=False, alternative=alternative)
     vx, vy = x.var(ddof=1) / x.size, y.var(ddof=1) / y.size
     se = math.sqrt(vx + vy)
     df = (vx + vy) ** 2 / (vx**2 / (x.size - 1) + vy**2 / (y.size - 1)) if se > 0 else 1.0
     diff = x.mean() - y.mean()
     opposite = _OPPOSITE[alternative]
     if se > 0:
-        p = float(res.pvalue)
+        res = sps.ttest_ind(x, y, equal_var=False, alternative=alternative)
+        t, p = float(res.statistic), float(res.pvalue)
         p_opp = float(sps.ttest_ind(x, y, equal_var=False, alternative=opposite).pvalue)
-    else:  # no spread in either sample: no p for a difference, nothing for none
+    else:  # no spread in either sample: no p for a difference, nothing for none (scipy,
+        # asked, warns of catastrophic cancellation and gives t = +-inf, or nan for 0 / 0)
+        t = math.copysign(math.inf, diff) if diff else math.nan
         p = p_opp = math.nan if diff else 1.0
     return Result(procedure=f"one-sided Welch t-test (x {alternative} than y)",
-                  statistic=float(res.statistic), pvalue=p, n=x.size + y.size,
+                  statistic=t, pvalue=p, n=x.size + y.size,
                   effect=float(diff), effect_name="mean(x) - mean(y)",
                   ci=_t_interval(diff, se, df, alpha), data={"x": x, "y": y},
                   pvalue_opposite=p_opp,
