@@ -15,6 +15,7 @@ One ``filelock`` per key serialises workers (a run holds the locks of all its se
 in key order), so pytest-xdist workers never train the same seed twice. An entry that is
 corrupt (a file missing, unreadable or with a wrong checksum) or foreign (made for another
 spec or key) is never used: it is reported with a warning and that seed is retrained.
+An entry and its files take the writer's umask (a group sharing a cache sets 002).
 Location: ``$LOWENT_CACHE``, else ``.lowent-cache/`` in the working directory.
 """
 from __future__ import annotations
@@ -207,8 +208,11 @@ class Cache:
         self.root.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{key}-", dir=self.root))
         try:
-            os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's 0700 would hide it from the group
+            mask = _umask()
+            os.chmod(tmp, 0o777 & ~mask)  # mkdtemp's 0700 would hide it from the group
             run.save(tmp)
+            for name in FILES:  # safetensors writes its file 0600, whatever the umask
+                os.chmod(tmp / name, 0o666 & ~mask)
             manifest = {"key": key, "spec_key": run.spec.key(), "code": code_version(),
                         "torch": torch.__version__, "device": device_tag(self.device),
                         "machine": run.meta.get("machine") or machine(resolve_device(self.device)),

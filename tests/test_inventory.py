@@ -161,11 +161,15 @@ def test_orphans_of_interrupted_writes_are_listed_and_pruned(trained, tmp_path):
 
 
 def test_entries_are_readable_by_the_cache_directorys_group(trained):
-    """An entry directory takes the umask's mode (mkdtemp's 0700 would lock the group out)."""
+    """An entry directory and each of its files take the umask's mode (mkdtemp's 0700 and
+    safetensors' 0600 would lock the group out)."""
     import stat
 
     mask = os.umask(0)
     os.umask(mask)
-    for d in trained.iterdir():
-        if d.is_dir() and len(d.name) == 32:
-            assert stat.S_IMODE(d.stat().st_mode) == 0o777 & ~mask
+    entries = [d for d in trained.iterdir() if d.is_dir() and len(d.name) == 32]
+    assert len(entries) == 2
+    for d in entries:
+        assert stat.S_IMODE(d.stat().st_mode) == 0o777 & ~mask
+        for f in d.iterdir():
+            assert stat.S_IMODE(f.stat().st_mode) == 0o666 & ~mask, f.name
