@@ -5,9 +5,10 @@ stderr, or a cache entry retrained with a warning; never a traceback, never a cr
 What is tried (issue 31, beyond its list): every subcommand with option values drawn from
 numbers of every sign and size, nan and inf, empty and odd strings, paths to nothing, to a
 file, to a directory and under a file; every file of an entry (manifest, spec, trace,
-weights) replaced by arbitrary bytes, by arbitrary JSON, or truncated. Training and the
-benchmark are stubbed out (a command that would train says so and stops): the point is what
-happens to the input before any work starts.
+weights) replaced by arbitrary bytes, by arbitrary JSON, or truncated. Training, the
+benchmark and the replication plan's simulations (minutes each) are stubbed out (a command
+that would do that work says so and stops): the point is what happens to the input before
+any work starts.
 """
 import copy
 import json
@@ -62,12 +63,14 @@ def places(tmp_path):
 def test_any_command_line_is_a_status_and_at_most_one_line(monkeypatch, places, data):
     import lowent.bench
     import lowent.engine
+    import lowent.replication
 
     def stub(*a, **kw):
         raise WouldWork("would train or time here")
 
     monkeypatch.setattr(lowent.engine, "train", stub)
     monkeypatch.setattr(lowent.bench, "main", stub)
+    monkeypatch.setattr(lowent.replication, "family_power", stub)
     command = data.draw(st.sampled_from(COMMANDS))
     positional = data.draw(st.lists(_values(places), max_size=3))
     options = data.draw(st.lists(st.tuples(st.sampled_from(OPTIONS), _values(places)),
