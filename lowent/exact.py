@@ -14,6 +14,7 @@
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from typing import Sequence
@@ -33,6 +34,21 @@ def page_l(ranks: np.ndarray) -> np.ndarray:
     """Page's L of within-block ranks [..., blocks, groups]: sum_j j * (ranks of group j),
     groups numbered 1..k in the hypothesised increasing order."""
     return (ranks.sum(axis=-2) * np.arange(1, ranks.shape[-1] + 1)).sum(axis=-1)
+
+
+@functools.lru_cache(maxsize=16)
+def _trend_weights(n_perm: int, blocks: int, groups: int, seed: int) -> np.ndarray:
+    """Page's weights of the within-block permutations [n_perm, blocks * groups]: entry
+    (p, i * groups + g) is the position (1..groups) to which permutation p moves group g of
+    block i. The permutations depend only on the shape and the seed, so they are drawn once:
+    Page's L of permutation p is then this row dotted with the ranks (exact: a sum of
+    mid-ranks, halves, is exact in float64 in any order), what permuting the ranks and
+    summing computes (tests/test_stats.py checks it against that loop)."""
+    rng = np.random.default_rng(seed)
+    order = np.argsort(rng.random((n_perm, blocks, groups)), axis=-1)
+    weights = (np.argsort(order, axis=-1) + 1).astype(np.float64).reshape(n_perm, -1)
+    weights.flags.writeable = False
+    return weights
 
 
 def _reaching(null: np.ndarray, value: float) -> int:
@@ -66,9 +82,7 @@ def trend(groups: Sequence, direction: str, alpha: float = ALPHA,
     ordered = data if direction == "increasing" else data[:, ::-1]
     ranks = sps.rankdata(ordered, axis=1)  # mid-ranks within each block
     observed = float(page_l(ranks))
-    rng = np.random.default_rng(seed)
-    order = np.argsort(rng.random((n_perm,) + ranks.shape), axis=-1)
-    null = page_l(np.take_along_axis(np.broadcast_to(ranks, order.shape), order, axis=-1))
+    null = _trend_weights(n_perm, *ranks.shape, seed) @ ranks.ravel()
     tol = 1e-9 * max(1.0, abs(observed))
     p = (1 + _reaching(null, observed)) / (1 + n_perm)
     p_opp = (1 + np.count_nonzero(null <= observed + tol)) / (1 + n_perm)
