@@ -231,7 +231,8 @@ def jitter_coincidence(events_a: Sequence, events_b: Sequence, positions, before
             in_bin = bins == k_bin
             total, good = int(in_bin.sum()), int(hit[in_bin].sum())
             top = min(int(k), good)
-            pmfs.append(sps.hypergeom(total, good, int(k)).pmf(np.arange(top + 1)))
+            # unfrozen: the same pmf, without building a distribution object (about 1 ms)
+            pmfs.append(sps.hypergeom.pmf(np.arange(top + 1), total, good, int(k)))
             best += top
             mean += k * good / total
     null = _convolve_pmfs(pmfs)
