@@ -258,6 +258,17 @@ def jitter_coincidence(events_a: Sequence, events_b: Sequence, positions, before
                   pvalue_opposite=float(min(p_opp, 1.0)), min_pvalue=float(min(min_p, 1.0)))
 
 
+@functools.lru_cache(maxsize=4096)
+def _poisson(total: float, expo: float, bound: float,
+             alpha: float) -> tuple[float, float, float, float]:
+    """rate_below's figures for `total` events over `expo` units (kept, as _binomial's):
+    P(X <= total), the rate's exact upper (1 - alpha) bound, P(X >= total), P(X = 0)."""
+    return (float(sps.poisson.cdf(total, bound * expo)),
+            float(sps.chi2.ppf(1 - alpha, 2 * (total + 1)) / 2 / expo),
+            float(sps.poisson.sf(total - 1, bound * expo)),
+            float(sps.poisson.pmf(0, bound * expo)))
+
+
 def rate_below(counts, exposure: float, bound: float, alpha: float = ALPHA) -> Result:
     """Exact Poisson test that an event rate is below `bound` (claim: "no events").
 
@@ -271,14 +282,25 @@ def rate_below(counts, exposure: float, bound: float, alpha: float = ALPHA) -> R
     """
     c = np.asarray(counts, dtype=np.float64).ravel()
     total, expo = float(c.sum()), exposure * c.size
-    p = float(sps.poisson.cdf(total, bound * expo))
-    upper = float(sps.chi2.ppf(1 - alpha, 2 * (total + 1)) / 2 / expo)
+    p, upper, p_opp, floor = _poisson(total, expo, float(bound), alpha)
     return Result(procedure=f"exact Poisson test (rate below {bound:g} per unit)",
                   statistic=total, pvalue=p, n=c.size,
                   effect=total / expo, effect_name="events per unit", ci=(0.0, upper),
-                  data={"x": c}, pvalue_opposite=float(sps.poisson.sf(total - 1, bound * expo)),
-                  min_pvalue=float(sps.poisson.pmf(0, bound * expo)),
+                  data={"x": c}, pvalue_opposite=p_opp, min_pvalue=floor,
                   call={"fn": "rate_below", "kw": {"exposure": exposure, "bound": bound}})
+
+
+@functools.lru_cache(maxsize=4096)
+def _binomial(k: int, n: int, rate: float, alternative: str,
+              alpha: float) -> tuple[float, float, float, float]:
+    """scipy's binomtest of k of n at `rate`: p, its (1 - 2 alpha) Clopper-Pearson interval,
+    and the opposite p. A function of whole numbers, so kept: the stability rule and the
+    power simulations ask for the same few counts thousands of times."""
+    opposite = "less" if alternative == "greater" else "greater"
+    res = sps.binomtest(k, n, rate, alternative=alternative)
+    ci = res.proportion_ci(confidence_level=1 - 2 * alpha)
+    return (float(res.pvalue), float(ci.low), float(ci.high),
+            float(sps.binomtest(k, n, rate, alternative=opposite).pvalue))
 
 
 def more_often(hits, rate: float, alpha: float = ALPHA, alternative: str = "greater") -> Result:
@@ -288,16 +310,12 @@ def more_often(hits, rate: float, alpha: float = ALPHA, alternative: str = "grea
     if alternative not in ("greater", "less"):
         raise ValueError(f"alternative must be greater or less, got {alternative!r}")
     h = np.asarray(hits, dtype=bool).ravel()
-    opposite = "less" if alternative == "greater" else "greater"
-    res = sps.binomtest(int(h.sum()), h.size, rate, alternative=alternative)
-    ci = res.proportion_ci(confidence_level=1 - 2 * alpha)
+    p, low, high, p_opp = _binomial(int(h.sum()), h.size, float(rate), alternative, alpha)
     side = "above" if alternative == "greater" else "below"
     floor = rate**h.size if alternative == "greater" else (1 - rate)**h.size
     return Result(procedure=f"exact binomial test (fraction of runs {side} {rate:g})",
-                  statistic=float(h.sum()), pvalue=float(res.pvalue), n=h.size, effect=float(h.mean()),
-                  effect_name="fraction of runs with the event", ci=(ci.low, ci.high),
-                  data={"x": h.astype(float)},
-                  pvalue_opposite=float(sps.binomtest(int(h.sum()), h.size, rate,
-                                                      alternative=opposite).pvalue),
+                  statistic=float(h.sum()), pvalue=p, n=h.size, effect=float(h.mean()),
+                  effect_name="fraction of runs with the event", ci=(low, high),
+                  data={"x": h.astype(float)}, pvalue_opposite=p_opp,
                   min_pvalue=float(floor),
                   call={"fn": "more_often", "kw": {"rate": rate, "alternative": alternative}})

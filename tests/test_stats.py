@@ -290,6 +290,30 @@ def test_page_null_from_drawn_weights_equals_permuting_the_ranks(n_perm):
                                                                         n_perm, seed)
 
 
+def test_kept_binomial_and_poisson_figures_are_scipys():
+    """more_often and rate_below keep their figures per count (the stability rule asks for
+    the same few thousands of times): asked twice, each gives what scipy computes afresh."""
+    for n in range(1, 13):
+        for k in range(n + 1):
+            for alt, opp in (("greater", "less"), ("less", "greater")):
+                ref = sps.binomtest(k, n, 0.05, alternative=alt)
+                ci = ref.proportion_ci(confidence_level=1 - 2 * ALPHA)
+                for _ in range(2):
+                    r = exact.more_often(np.arange(n) < k, 0.05, alternative=alt)
+                    assert (r.pvalue, r.ci) == (ref.pvalue, (ci.low, ci.high))
+                    assert r.pvalue_opposite == sps.binomtest(k, n, 0.05, alternative=opp).pvalue
+            counts = np.zeros(n)
+            counts[:k] = 1.0
+            counts[0] += k  # some seeds with several events
+            total, expo = counts.sum(), 12.8 * n
+            for _ in range(2):
+                r = exact.rate_below(counts, 12.8, 0.05)
+                assert (r.pvalue, r.ci[1], r.pvalue_opposite, r.min_pvalue) == (
+                    sps.poisson.cdf(total, 0.05 * expo),
+                    sps.chi2.ppf(1 - ALPHA, 2 * (total + 1)) / 2 / expo,
+                    sps.poisson.sf(total - 1, 0.05 * expo), sps.poisson.pmf(0, 0.05 * expo))
+
+
 def test_page_with_ties_is_exact_not_conservative():
     """Many seeds tie at 0 (as dead fractions do at small d): under the null the
     within-seed permutation test still rejects about alpha of the time, not far less."""
