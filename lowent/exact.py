@@ -46,7 +46,7 @@ def _trend_weights(n_perm: int, blocks: int, groups: int, seed: int) -> np.ndarr
     summing computes (tests/test_stats.py checks it against that loop)."""
     rng = np.random.default_rng(seed)
     order = np.argsort(rng.random((n_perm, blocks, groups)), axis=-1)
-    weights = (np.argsort(order, axis=-1) + 1).astype(np.float64).reshape(n_perm, -1)
+    weights = (np.argsort(order, axis=-1) + 1).astype(np.float64).reshape(n_perm, blocks * groups)
     weights.flags.writeable = False
     return weights
 
@@ -82,7 +82,11 @@ def trend(groups: Sequence, direction: str, alpha: float = ALPHA,
     ordered = data if direction == "increasing" else data[:, ::-1]
     ranks = sps.rankdata(ordered, axis=1)  # mid-ranks within each block
     observed = float(page_l(ranks))
-    null = _trend_weights(n_perm, *ranks.shape, seed) @ ranks.ravel()
+    if isinstance(seed, (int, np.integer)):
+        weights = _trend_weights(int(n_perm), *ranks.shape, int(seed))
+    else:  # None or a Generator: fresh permutations each call, as they ask
+        weights = _trend_weights.__wrapped__(n_perm, *ranks.shape, seed)
+    null = weights @ ranks.ravel()
     tol = 1e-9 * max(1.0, abs(observed))
     p = (1 + _reaching(null, observed)) / (1 + n_perm)
     p_opp = (1 + np.count_nonzero(null <= observed + tol)) / (1 + n_perm)

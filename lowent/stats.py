@@ -79,9 +79,9 @@ def _t_interval(mean: float, se: float, df: float, alpha: float) -> tuple[float,
 # so give the same bits (tests/test_stats.py checks it against scipy), without scipy's
 # per-call argument handling: about 1 ms a call, which the stability rule and the power
 # simulations (a claim family judged hundreds to thousands of times) pay many times over.
-def _var(x: np.ndarray) -> float:
-    n = x.size
-    return float(np.mean((x - np.mean(x)) ** 2) * (n / (n - 1)))
+def _var(x: np.ndarray) -> np.float64:
+    n = x.size  # a numpy float, as scipy's: squaring a huge one gives inf, not OverflowError
+    return np.mean((x - np.mean(x)) ** 2) * (n / (n - 1))
 
 
 def _t_p(t: float, df: float, alternative: str) -> float:

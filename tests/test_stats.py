@@ -83,50 +83,71 @@ def test_pearson_false_positive_rate():
 
 def _samples(rng):
     """Pairs of seed arrays as the claims meet them: entropies near 3.6 nats with SDs from
-    1e-6 to 1, counts, sizes 2 to 20 (the second of another size), a few with ties."""
+    1e-6 to 1, counts, sizes 2 to 20 (the second of another size), a few with ties, and a
+    tenth whose second array has no spread (Welch's test still has one)."""
     for k in range(400):
         n, m = rng.integers(2, 21, 2)
         loc, sd = rng.choice([0.0, 3.6078, 1e3]), 10.0 ** rng.uniform(-6, 0)
         x, y = rng.normal(loc, sd, n), rng.normal(loc + sd * rng.normal(), sd * rng.uniform(0.2, 5), m)
         if k % 10 == 0:
             x, y = np.round(x), np.round(y) + 1.0  # counts, with ties
-        if np.ptp(x) > 0 and np.ptp(y) > 0:
+        if k % 10 == 5:
+            y = np.full(m, y[0])
+        if np.ptp(x) > 0:
             yield x, y, loc
 
 
+def _interval(effect, se, df, alpha):
+    """The (1 - 2 alpha) t-interval the straightforward way, by scipy's t.ppf."""
+    q = sps.t.ppf(1 - alpha, df)
+    return (effect - q * se, effect + q * se)
+
+
+# scipy, the reference, warns of precision loss on nearly identical seeds (SD 1e-6 at 1e3),
+# and both warn of the overflow in the last case
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_t_tests_give_scipys_bits():
     """one_sample, two_sample, equivalence and equivalence_two compute scipy's ttest_1samp and
     ttest_ind (Welch) arithmetic themselves (scipy's call costs about 1 ms): the same
-    statistics and p-values, bit for bit, and t.ppf's interval."""
+    statistics and p-values, bit for bit, and t.ppf's intervals at two levels."""
     rng = np.random.default_rng(7)
     checked = 0
     for x, y, loc in _samples(rng):
+        alpha = (0.05, 0.1)[checked % 2]
+        vx, vy = x.var(ddof=1) / x.size, y.var(ddof=1) / y.size
+        se1, se2 = x.std(ddof=1) / math.sqrt(x.size), math.sqrt(vx + vy)
+        welch_df = (vx + vy) ** 2 / (vx**2 / (x.size - 1) + vy**2 / (y.size - 1))
         for alt, opp in (("less", "greater"), ("greater", "less")):
-            r = stats.one_sample(x, loc, alt)
+            r = stats.one_sample(x, loc, alt, alpha=alpha)
             ref = sps.ttest_1samp(x, loc, alternative=alt)
             assert (r.statistic, r.pvalue) == (float(ref.statistic), float(ref.pvalue))
             assert r.pvalue_opposite == float(sps.ttest_1samp(x, loc, alternative=opp).pvalue)
-            se = x.std(ddof=1) / math.sqrt(x.size)
-            q = sps.t.ppf(1 - ALPHA, x.size - 1)
-            assert r.ci == (r.effect - q * se, r.effect + q * se)
-            r = stats.two_sample(x, y, alt)
+            assert r.ci == _interval(r.effect, se1, x.size - 1, alpha)
+            r = stats.two_sample(x, y, alt, alpha=alpha)
             ref = sps.ttest_ind(x, y, equal_var=False, alternative=alt)
             assert (r.statistic, r.pvalue) == (float(ref.statistic), float(ref.pvalue))
             assert r.pvalue_opposite == float(
                 sps.ttest_ind(x, y, equal_var=False, alternative=opp).pvalue)
+            assert r.ci == _interval(r.effect, se2, welch_df, alpha)
         margin = float(np.std(x)) + 1e-3
         lo = sps.ttest_1samp(x, loc - margin, alternative="greater")
         hi = sps.ttest_1samp(x, loc + margin, alternative="less")
-        r = stats.equivalence(x, loc, margin)
+        r = stats.equivalence(x, loc, margin, alpha=alpha)
         assert (r.statistic, r.pvalue) == (float(min(lo.statistic, -hi.statistic)),
                                            float(max(lo.pvalue, hi.pvalue)))
+        assert r.ci == _interval(r.effect, se1, x.size - 1, alpha)
         lo = sps.ttest_ind(x + margin, y, equal_var=False, alternative="greater")
         hi = sps.ttest_ind(x - margin, y, equal_var=False, alternative="less")
-        r = stats.equivalence_two(x, y, margin)
+        r = stats.equivalence_two(x, y, margin, alpha=alpha)
         assert (r.statistic, r.pvalue) == (float(min(lo.statistic, -hi.statistic)),
                                            float(max(lo.pvalue, hi.pvalue)))
+        assert r.ci == _interval(r.effect, se2, welch_df, alpha)
         checked += 1
     assert checked > 300
+    # a variance whose square overflows: inf, as scipy gives, not an OverflowError
+    huge = stats.two_sample(np.array([0.0, 4e77]), np.array([0.0, 1.0]), "less")
+    assert huge.pvalue == float(sps.ttest_ind([0.0, 4e77], [0.0, 1.0], equal_var=False,
+                                              alternative="less").pvalue)
 
 
 def test_holm_keeps_the_family_wise_error_rate():
@@ -261,15 +282,18 @@ def test_page_statistic_equals_scipys_and_its_permutation_p_is_close_without_tie
 
 def _trend_by_the_loop(groups, direction, n_perm, seed):
     """Page's null the straightforward way: permute each block's ranks, sum by position."""
-    data = np.stack([np.asarray(g, dtype=float) for g in groups], axis=1)
+    m = min(len(g) for g in groups)
+    data = np.stack([np.asarray(g, dtype=float)[:m] for g in groups], axis=1)
     ranks = sps.rankdata(data if direction == "increasing" else data[:, ::-1], axis=1)
     order = np.argsort(np.random.default_rng(seed).random((n_perm,) + ranks.shape), axis=-1)
     permuted = np.take_along_axis(np.broadcast_to(ranks, order.shape), order, axis=-1)
     null = (permuted.sum(axis=-2) * np.arange(1, ranks.shape[1] + 1)).sum(axis=-1)
     observed = float((ranks.sum(axis=0) * np.arange(1, ranks.shape[1] + 1)).sum())
     tol = 1e-9 * max(1.0, abs(observed))
+    best = float((np.sort(ranks, axis=1).sum(axis=0) * np.arange(1, ranks.shape[1] + 1)).sum())
     return ((1 + np.count_nonzero(null >= observed - tol)) / (1 + n_perm),
-            (1 + np.count_nonzero(null <= observed + tol)) / (1 + n_perm))
+            (1 + np.count_nonzero(null <= observed + tol)) / (1 + n_perm),
+            (1 + np.count_nonzero(null >= best - 1e-9 * max(1.0, best))) / (1 + n_perm))
 
 
 @pytest.mark.parametrize("n_perm", [99, exact.TREND_PERMUTATIONS])
@@ -280,38 +304,46 @@ def test_page_null_from_drawn_weights_equals_permuting_the_ranks(n_perm):
     drawn weights)."""
     rng = np.random.default_rng(11)
     for k in range(40):
+        # groups of unequal length (the test uses the seeds all of them have), a third tied
         groups = [rng.normal(0.2 * i, 1, int(rng.integers(2, 21))) for i in range(3 + k % 4)]
-        m = min(len(g) for g in groups)
-        groups = [g[:m] if k % 3 else np.round(g[:m]) for g in groups]  # a third with ties
+        groups = [g if k % 3 else np.round(g) for g in groups]
         direction, seed = ("increasing", "decreasing")[k % 2], k % 5
         for _ in range(2):
             r = exact.trend(groups, direction, n_perm=n_perm, seed=seed)
-            assert (r.pvalue, r.pvalue_opposite) == _trend_by_the_loop(groups, direction,
-                                                                        n_perm, seed)
+            assert (r.pvalue, r.pvalue_opposite, r.min_pvalue) == _trend_by_the_loop(
+                groups, direction, n_perm, seed)
+    # no seed asks for fresh permutations each call: not the kept ones
+    groups = [rng.normal(0, 1, 6) for _ in range(4)]
+    assert len({exact.trend(groups, "increasing", n_perm=99, seed=None).pvalue
+                for _ in range(8)}) > 1
 
 
 def test_kept_binomial_and_poisson_figures_are_scipys():
     """more_often and rate_below keep their figures per count (the stability rule asks for
     the same few thousands of times): asked twice, each gives what scipy computes afresh."""
-    for n in range(1, 13):
-        for k in range(n + 1):
-            for alt, opp in (("greater", "less"), ("less", "greater")):
-                ref = sps.binomtest(k, n, 0.05, alternative=alt)
-                ci = ref.proportion_ci(confidence_level=1 - 2 * ALPHA)
+    # every input in turn differs between two asks that agree on the others
+    for rate, alpha, exposure in ((0.05, 0.05, 12.8), (0.2, 0.05, 12.8), (0.05, 0.1, 12.8),
+                                  (0.05, 0.05, 3.0)):
+        for n in range(1, 13):
+            for k in range(n + 1):
+                for alt, opp in (("greater", "less"), ("less", "greater")):
+                    ref = sps.binomtest(k, n, rate, alternative=alt)
+                    ci = ref.proportion_ci(confidence_level=1 - 2 * alpha)
+                    p_opp = sps.binomtest(k, n, rate, alternative=opp).pvalue
+                    for _ in range(2):
+                        r = exact.more_often(np.arange(n) < k, rate, alpha, alt)
+                        assert (r.pvalue, r.ci, r.pvalue_opposite) == (
+                            ref.pvalue, (ci.low, ci.high), p_opp)
+                counts = np.zeros(n)
+                counts[:k] = 1.0
+                counts[0] += k  # some seeds with several events
+                total, expo = counts.sum(), exposure * n
                 for _ in range(2):
-                    r = exact.more_often(np.arange(n) < k, 0.05, alternative=alt)
-                    assert (r.pvalue, r.ci) == (ref.pvalue, (ci.low, ci.high))
-                    assert r.pvalue_opposite == sps.binomtest(k, n, 0.05, alternative=opp).pvalue
-            counts = np.zeros(n)
-            counts[:k] = 1.0
-            counts[0] += k  # some seeds with several events
-            total, expo = counts.sum(), 12.8 * n
-            for _ in range(2):
-                r = exact.rate_below(counts, 12.8, 0.05)
-                assert (r.pvalue, r.ci[1], r.pvalue_opposite, r.min_pvalue) == (
-                    sps.poisson.cdf(total, 0.05 * expo),
-                    sps.chi2.ppf(1 - ALPHA, 2 * (total + 1)) / 2 / expo,
-                    sps.poisson.sf(total - 1, 0.05 * expo), sps.poisson.pmf(0, 0.05 * expo))
+                    r = exact.rate_below(counts, exposure, rate, alpha)
+                    assert (r.pvalue, r.ci[1], r.pvalue_opposite, r.min_pvalue) == (
+                        sps.poisson.cdf(total, rate * expo),
+                        sps.chi2.ppf(1 - alpha, 2 * (total + 1)) / 2 / expo,
+                        sps.poisson.sf(total - 1, rate * expo), sps.poisson.pmf(0, rate * expo))
 
 
 def test_page_with_ties_is_exact_not_conservative():
