@@ -80,7 +80,9 @@ def _t_interval(mean: float, se: float, df: float, alpha: float) -> tuple[float,
 # per-call argument handling: about 1 ms a call, which the stability rule and the power
 # simulations (a claim family judged hundreds to thousands of times) pay many times over.
 def _var(x: np.ndarray) -> np.float64:
-    n = x.size  # a numpy float, as scipy's: squaring a huge one gives inf, not OverflowError
+    """scipy's sample variance; a numpy float, as scipy's (squaring a huge one gives inf, not
+    a Python float's OverflowError)."""
+    n = x.size
     return np.mean((x - np.mean(x)) ** 2) * (n / (n - 1))
 
 
