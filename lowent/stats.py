@@ -98,11 +98,16 @@ def _t_one(x: np.ndarray, value: float) -> float:
         return float(np.divide(d, np.sqrt(_var(x) / x.size)))
 
 
+def _welch_df(vx, vy, nx: int, ny: int):
+    """Welch-Satterthwaite degrees of freedom from each group's variance of its mean."""
+    return (vx + vy) ** 2 / (vx**2 / (nx - 1) + vy**2 / (ny - 1))
+
+
 def _t_welch(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """scipy's ttest_ind(x, y, equal_var=False) statistic and degrees of freedom."""
     vn1, vn2 = _var(x) / x.size, _var(y) / y.size
     with np.errstate(divide="ignore", invalid="ignore"):
-        df = np.divide((vn1 + vn2) ** 2, vn1**2 / (x.size - 1) + vn2**2 / (y.size - 1))
+        df = _welch_df(vn1, vn2, x.size, y.size)
         df = 1.0 if np.isnan(df) else float(df)
         return float(np.divide(np.mean(x) - np.mean(y), np.sqrt(vn1 + vn2))), df
 
@@ -144,7 +149,7 @@ def two_sample(x, y, alternative: str, alpha: float = ALPHA) -> Result:
     x, y = _clean(x), _clean(y)
     vx, vy = x.var(ddof=1) / x.size, y.var(ddof=1) / y.size
     se = math.sqrt(vx + vy)
-    df = (vx + vy) ** 2 / (vx**2 / (x.size - 1) + vy**2 / (y.size - 1)) if se > 0 else 1.0
+    df = _welch_df(vx, vy, x.size, y.size) if se > 0 else 1.0
     diff = x.mean() - y.mean()
     opposite = _OPPOSITE[alternative]
     if se > 0:
@@ -204,7 +209,7 @@ def equivalence_two(x, y, margin: float, alpha: float = ALPHA) -> Result:
         (lower, lower_df), (upper, upper_df) = _t_welch(x + margin, y), _t_welch(x - margin, y)
         p = max(_t_p(lower, lower_df, "greater"), _t_p(upper, upper_df, "less"))
         stat = min(lower, -upper)
-        df = (vx + vy) ** 2 / (vx**2 / (x.size - 1) + vy**2 / (y.size - 1))
+        df = _welch_df(vx, vy, x.size, y.size)
     return Result(procedure=f"two-sample TOST equivalence (Welch; within +-{margin:.4g})",
                   statistic=stat, pvalue=p, n=x.size + y.size, effect=float(diff),
                   effect_name="mean(x) - mean(y)", ci=_t_interval(diff, se, df, alpha),
