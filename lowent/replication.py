@@ -16,6 +16,7 @@ committed before any fresh seed was trained.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +24,7 @@ from scipy import stats
 
 from lowent.claims.ffn_bias import f1_family
 from lowent.claims.low_entropy import l1_family
+from lowent.config import SpecError, parse_seeds
 
 SESOI = 0.01  # nats: the smallest effect of interest (claims/README.md)
 H_TGT = 3.6078  # H(p_tgt) of the base target's sample, nats
@@ -103,6 +105,18 @@ def smaller_than_sesoi(part: dict) -> float | None:
     return one_sample(part["data"]["x"], ref + SESOI, "less").pvalue
 
 
+def seeds_judged(data: dict) -> tuple[int, ...] | None:
+    """The seeds a claims report judged, read from its environment's "seeds" entry
+    ("14 per configuration (10-23)"); None where it does not list them."""
+    m = re.search(r"\(([\d,\s-]+)\)\s*$", str(data.get("environment", {}).get("seeds", "")))
+    if m is None:
+        return None
+    try:
+        return parse_seeds(m[1])
+    except SpecError:
+        return None
+
+
 def judge(results: str) -> list[str]:
     """The replication's lines for the L1 and F1 claims of a results.json."""
     from lowent.compare import load
@@ -111,6 +125,13 @@ def judge(results: str) -> list[str]:
     lines = [f"replication on {data['environment'].get('profile', '?')}, "
              f"{data['environment'].get('seeds', '?')} (training code "
              f"{data['environment'].get('training code', '?')})"]
+    seeds = seeds_judged(data)
+    if seeds is not None:
+        lines.append(
+            "fresh seeds only: this is the replication's verdict"
+            if min(seeds) >= FRESH_FROM else
+            f"seeds below {FRESH_FROM} included: a pooled analysis, reported beside the "
+            "replication, not its verdict")
     found = False
     for c in data["claims"]:
         if c.get("claim") not in FAMILIES or not c.get("verdict"):

@@ -100,6 +100,27 @@ def test_replication_judge_tests_each_part_against_the_smallest_effect_of_intere
     assert r.smaller_than_sesoi(tost) is None
 
 
+def test_replication_judge_says_whether_the_seeds_are_fresh_or_pooled(tmp_path):
+    """The replication is judged on fresh seeds alone (10 on); a report that includes the
+    paper profile's seeds 0-9 is the pooled analysis, and --judge says which it read. The
+    seeds are read back from the report's environment entry as the plugin writes it."""
+    from lowent import replication as r
+    from lowent.progress import format_seeds
+
+    for seeds, first in (((10, 11, 12, 13, 14, 15, 16), "fresh seeds only"),
+                         (tuple(range(10, 24)), "fresh seeds only"),
+                         (tuple(range(0, 17)), "seeds below 10 included"),
+                         ((9, 10, 11), "seeds below 10 included"),
+                         ((10, 12, 15, 16, 17), "fresh seeds only")):
+        env = {"seeds": f"{len(seeds)} per configuration ({format_seeds(seeds)})"}
+        assert r.seeds_judged({"environment": env}) == seeds
+        f = tmp_path / "results.json"
+        f.write_text(json.dumps({"environment": env, "claims": []}))
+        assert r.judge(str(f))[1].startswith(first)
+    for env in ({}, {"seeds": "5"}, {"seeds": "3 per configuration (4-2)"}):
+        assert r.seeds_judged({"environment": env}) is None
+
+
 def test_parametric_power_matches_noncentral_t_at_the_measured_effect():
     """--method parametric draws normal seeds at the measured mean and SD: a one-part claim's
     share that holds is the noncentral-t power at the measured effect (observed power)."""
