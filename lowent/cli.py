@@ -214,12 +214,13 @@ def _add_tools(sub) -> None:
 def _plan(a) -> int:
     import pytest
 
+    from lowent.plan import COMMAND_ARGS
+
     selection = a.selection or ["claims/"]
     if any(x.startswith(("-n", "--numprocesses", "--lowent-plan")) for x in selection):
         raise SpecError("python -m lowent plan runs one pytest process and sets --lowent-plan "
                         "itself; leave out -n and --lowent-plan")
-    return int(pytest.main(["-q", "-p", "no:xdist", "-p", "no:cacheprovider",
-                            "--lowent-report=none", f"--lowent-plan={a.out}", *selection]))
+    return int(pytest.main([*COMMAND_ARGS, f"--lowent-plan={a.out}", *selection]))
 
 
 def _work(a) -> int:

@@ -22,6 +22,11 @@ from lowent.config import RunSpec, SpecError
 from lowent.progress import describe
 
 SCHEMA = 1
+# what ``python -m lowent plan`` passes to pytest before the user's selection: machinery,
+# not part of the selection a plan names
+COMMAND_ARGS = ("-q", "-p", "no:xdist", "-p", "no:cacheprovider",
+                # the command imported lowent before pytest could rewrite the plugin's asserts
+                "-W", "ignore::pytest.PytestAssertRewriteWarning", "--lowent-report=none")
 
 
 def task_parts(spec: RunSpec, missing, task_seeds: int | None = None) -> list[RunSpec]:

@@ -67,6 +67,30 @@ def test_a_plan_in_tasks_of_one_seed_lists_each_missing_seed_once_costliest_firs
         k for t in seeds[1:] for k in t["entries"])
 
 
+def test_the_plan_command_in_the_checkout_names_the_selection_and_prints_no_warning(tmp_path):
+    """``python -m lowent plan --out FILE claims/ ...`` as the README runs it, from the
+    checkout (whose root conftest loads the claims' fixtures): the plan names the user's
+    selection alone, not the arguments the command adds, and nothing prints a pytest
+    warning summary. An empty cache: nothing is cached and nothing trains."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out_file, cache = tmp_path / "p.json", tmp_path / "cache"
+    res = subprocess.run([sys.executable, "-m", "lowent", "plan", "--out", str(out_file),
+                          "claims/", "-m", "low_entropy", "-k", "L1", f"--lowent-cache={cache}"],
+                         cwd=root, capture_output=True, text=True, timeout=300)
+    out = res.stdout + res.stderr
+    assert res.returncode == 0 and "wrote" in out, out
+    assert "warnings summary" not in out and "Warning" not in out, out
+    plan = read_plan(out_file)
+    assert plan["selection"] == (f"claims/ -m low_entropy -k L1 --lowent-cache={cache} "
+                                 "(profile quick)")
+    assert plan["cached"] == 0 and len(plan["tasks"]) == plan["runs"] > 0
+    assert not cache.exists() or not any(cache.glob("*/manifest.json"))  # nothing trained
+
+
 def test_a_plan_refuses_xdist(pytester):
     pytester.makepyfile(test_claim=CLAIM_TEST)
     res = pytester.runpytest_subprocess("--lowent-plan=-", "-n", "2")

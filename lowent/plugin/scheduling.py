@@ -125,10 +125,13 @@ def _write_plan(session) -> None:
     import json
     from pathlib import Path
 
-    from lowent.plan import format_plan, make_plan
+    from lowent.plan import COMMAND_ARGS, format_plan, make_plan
 
     config, s = session.config, session_of(session.config)
-    args = [a for a in config.invocation_params.args if not a.startswith("--lowent-plan")]
+    args = list(config.invocation_params.args)
+    if tuple(args[:len(COMMAND_ARGS)]) == COMMAND_ARGS:  # python -m lowent plan's own
+        args = args[len(COMMAND_ARGS):]
+    args = [a for a in args if not a.startswith("--lowent-plan")]
     selection = " ".join(args) or "the default selection"
     plan = make_plan(s.cache, claim_specs(session.items, s.profile),
                      f"{selection} (profile {s.profile_name})", s.task_seeds)
