@@ -121,6 +121,31 @@ def test_replication_judge_says_whether_the_seeds_are_fresh_or_pooled(tmp_path):
         assert r.seeds_judged({"environment": env}) is None
 
 
+def test_the_recorded_f1_replication_follows_from_its_seeds_under_todays_family():
+    """baselines/replication-F1-paper-seeds10-23.json keeps the replication's per-seed final
+    entropies (14 fresh seeds per variant, trained faithfully; claims/CALIBRATION.md). F1's
+    family as it is now, run on those seeds, gives the recorded outcome and p-values: a
+    change to the statistics that would move the replication's verdict fails here."""
+    from pathlib import Path
+
+    from lowent import replication as r
+    from lowent.claims.ffn_bias import f1_family
+
+    path = Path(__file__).resolve().parents[1] / "baselines" / "replication-F1-paper-seeds10-23.json"
+    rec = json.loads(path.read_text())
+    assert r.seeds_judged(rec) == tuple(range(10, 24))
+    (claim,) = [c for c in rec["claims"] if c["claim"] == "F1"]
+    parts = claim["verdict"]["parts"]
+    H = {p["statement"].split(":")[0]: np.array(p["data"]["x"]) for p in parts}
+    h_tgt = parts[0]["call"]["kw"]["value"]
+    v = f1_family(H, h_tgt)
+    assert all(len(x) == 14 for x in H.values())
+    assert v.outcome == claim["verdict"]["outcome"] == "inconclusive"
+    for p in parts:
+        assert v.parts[p["statement"]].pvalue == pytest.approx(p["p_value"], rel=1e-12)
+    assert r.judge(str(path))[1] == "fresh seeds only: this is the replication's verdict"
+
+
 def test_parametric_power_matches_noncentral_t_at_the_measured_effect():
     """--method parametric draws normal seeds at the measured mean and SD: a one-part claim's
     share that holds is the noncentral-t power at the measured effect (observed power)."""
