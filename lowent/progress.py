@@ -29,6 +29,13 @@ def format_seeds(seeds) -> str:
     return ",".join(out)
 
 
+def seeds_entry(seeds) -> str:
+    """A report's "seeds" entry: "14 per configuration (10-23)" (read back by
+    lowent.replication.seeds_judged)."""
+    seeds = tuple(seeds)
+    return f"{len(seeds)} per configuration ({format_seeds(seeds)})"
+
+
 def describe(spec: RunSpec) -> str:
     """A run in a few words: "transformer/full d=64 L=4 adam, seeds 0-4, trie"."""
     m, t = spec.model, spec.train

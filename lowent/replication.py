@@ -25,6 +25,7 @@ from scipy import stats
 from lowent.claims.ffn_bias import f1_family
 from lowent.claims.low_entropy import l1_family
 from lowent.config import SpecError, parse_seeds
+from lowent.progress import format_seeds
 
 SESOI = 0.01  # nats: the smallest effect of interest (claims/README.md)
 H_TGT = 3.6078  # H(p_tgt) of the base target's sample, nats
@@ -71,6 +72,10 @@ F1_SCENARIO = Scenario("F1", {"attention_only": SESOI, "attention_main": 0.0,
                        {v: SD[f"F1 {v}"] for v in ("attention_only", "attention_main",
                                                      "ffn_main", "full")})
 FAMILIES = {"L1": l1_family, "F1": f1_family}
+# The fresh seeds the plan chose (claims/README.md): the smallest n whose family holds in at
+# least TARGET_POWER of the simulated runs, from FRESH_FROM on.
+PLANNED = {"L1": tuple(range(FRESH_FROM, FRESH_FROM + 7)),
+           "F1": tuple(range(FRESH_FROM, FRESH_FROM + 14))}
 
 
 def family_power(sc: Scenario, n: int, sims: int = SIMULATIONS, seed: int = PLAN_SEED) -> float:
@@ -107,7 +112,8 @@ def smaller_than_sesoi(part: dict) -> float | None:
 
 def seeds_judged(data: dict) -> tuple[int, ...] | None:
     """The seeds a claims report judged, read from its environment's "seeds" entry
-    ("14 per configuration (10-23)"); None where it does not list them."""
+    (lowent.progress.seeds_entry: "14 per configuration (10-23)"); None where it does not
+    list them."""
     m = re.search(r"\(([\d,\s-]+)\)\s*$", str(data.get("environment", {}).get("seeds", "")))
     if m is None:
         return None
@@ -115,6 +121,28 @@ def seeds_judged(data: dict) -> tuple[int, ...] | None:
         return parse_seeds(m[1])
     except SpecError:
         return None
+
+
+def which_analysis(claim: str, seeds: tuple[int, ...] | None, paper: bool) -> str:
+    """What a report of `claim` on `seeds` is to the replication: its verdict only on the
+    paper profile and the planned fresh seeds; the pooled analysis where those come with the
+    paper profile's seeds 0-9; anything else is not the replication."""
+    planned, own = PLANNED[claim], tuple(range(FRESH_FROM))
+    names = f"planned fresh seeds {format_seeds(planned)}"
+    if not paper:
+        return f"not the paper profile: not the replication (its {names})"
+    if seeds is None:
+        return "the report does not list its seeds: not judged as the replication"
+    if seeds == planned:
+        return f"the {names}: this is the replication's verdict"
+    if seeds == own + planned:
+        return (f"seeds 0-{FRESH_FROM - 1} and the {names}: the pooled analysis, reported "
+                "beside the replication, not its verdict")
+    if min(seeds) >= FRESH_FROM:
+        return (f"fresh seeds {format_seeds(seeds)}, not the {names}: an unfinished or other "
+                "set, not judged as the replication")
+    return (f"seeds {format_seeds(seeds)}: neither the {names} nor the pooled set "
+            f"0-{planned[-1]}: not the replication")
 
 
 def judge(results: str) -> list[str]:
@@ -126,12 +154,7 @@ def judge(results: str) -> list[str]:
              f"{data['environment'].get('seeds', '?')} (training code "
              f"{data['environment'].get('training code', '?')})"]
     seeds = seeds_judged(data)
-    if seeds is not None:
-        lines.append(
-            "fresh seeds only: this is the replication's verdict"
-            if min(seeds) >= FRESH_FROM else
-            f"seeds below {FRESH_FROM} included: a pooled analysis, reported beside the "
-            "replication, not its verdict")
+    paper = str(data["environment"].get("profile", "")).startswith("paper")
     found = False
     for c in data["claims"]:
         if c.get("claim") not in FAMILIES or not c.get("verdict"):
@@ -140,6 +163,7 @@ def judge(results: str) -> list[str]:
         v = c["verdict"]
         lines.append(f"{c['claim']} ({c['nodeid'].rsplit('[', 1)[-1].rstrip(']')}): "
                      f"{v['outcome']}, p = {v['p_value']:.3g} (the claim's test, unchanged)")
+        lines.append(f"  {which_analysis(c['claim'], seeds, paper)}")
         for part in v.get("parts", []):
             small = smaller_than_sesoi(part)
             extra = ("" if small is None else

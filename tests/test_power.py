@@ -100,23 +100,43 @@ def test_replication_judge_tests_each_part_against_the_smallest_effect_of_intere
     assert r.smaller_than_sesoi(tost) is None
 
 
-def test_replication_judge_says_whether_the_seeds_are_fresh_or_pooled(tmp_path):
-    """The replication is judged on fresh seeds alone (10 on); a report that includes the
-    paper profile's seeds 0-9 is the pooled analysis, and --judge says which it read. The
-    seeds are read back from the report's environment entry as the plugin writes it."""
-    from lowent import replication as r
-    from lowent.progress import format_seeds
+def test_replication_judge_says_per_claim_whether_a_report_is_the_replication(tmp_path):
+    """The replication's verdict is the claim's test on the paper profile and the planned
+    fresh seeds (L1 10-16, F1 10-23) alone; those with seeds 0-9 are the pooled analysis;
+    any other set (unfinished, seeds 0-9 alone, the quick profile) is not the replication.
+    --judge says which, per claim; the seeds are read back from the report's entry as the
+    plugin writes it (lowent.progress.seeds_entry)."""
+    from pathlib import Path
 
-    for seeds, first in (((10, 11, 12, 13, 14, 15, 16), "fresh seeds only"),
-                         (tuple(range(10, 24)), "fresh seeds only"),
-                         (tuple(range(0, 17)), "seeds below 10 included"),
-                         ((9, 10, 11), "seeds below 10 included"),
-                         ((10, 12, 15, 16, 17), "fresh seeds only")):
-        env = {"seeds": f"{len(seeds)} per configuration ({format_seeds(seeds)})"}
+    from lowent import replication as r
+    from lowent.progress import seeds_entry
+
+    plan = (Path(__file__).resolve().parents[1] / "claims" / "README.md").read_text()
+    assert "L1 on seeds 10-16" in plan and "F1 on seeds 10-23" in plan  # the committed plan
+    assert r.PLANNED == {"L1": tuple(range(10, 17)), "F1": tuple(range(10, 24))}
+    cases = [("L1", range(10, 17), "paper", "this is the replication's verdict"),
+             ("F1", range(10, 24), "paper", "this is the replication's verdict"),
+             ("L1", range(0, 17), "paper", "the pooled analysis"),
+             ("F1", range(0, 24), "paper", "the pooled analysis"),
+             ("F1", range(10, 17), "paper", "unfinished or other set"),
+             ("L1", range(10, 24), "paper", "unfinished or other set"),
+             ("F1", range(0, 10), "paper", "not the replication"),
+             ("L1", range(0, 16), "paper", "not the replication"),
+             ("L1", range(10, 17), "quick", "not the paper profile")]
+    record = json.loads((Path(__file__).resolve().parents[1] / "baselines"
+                         / "replication-F1-paper-seeds10-23.json").read_text())
+    (f1,) = record["claims"]
+    for claim, seeds, profile, said in cases:
+        seeds = tuple(seeds)
+        env = {"profile": f"{profile} (seeds {seeds[0]}-{seeds[-1]})",
+               "seeds": seeds_entry(seeds)}
         assert r.seeds_judged({"environment": env}) == seeds
+        rec = dict(f1, claim=claim)
         f = tmp_path / "results.json"
-        f.write_text(json.dumps({"environment": env, "claims": []}))
-        assert r.judge(str(f))[1].startswith(first)
+        f.write_text(json.dumps({"environment": env, "claims": [rec]}))
+        lines = r.judge(str(f))
+        assert lines[1].startswith(f"{claim} ") and said in lines[2], (claim, seeds, lines[2])
+        assert all(said not in line for line in lines[3:])
     for env in ({}, {"seeds": "5"}, {"seeds": "3 per configuration (4-2)"}):
         assert r.seeds_judged({"environment": env}) is None
 
@@ -143,7 +163,8 @@ def test_the_recorded_f1_replication_follows_from_its_seeds_under_todays_family(
     assert v.outcome == claim["verdict"]["outcome"] == "inconclusive"
     for p in parts:
         assert v.parts[p["statement"]].pvalue == pytest.approx(p["p_value"], rel=1e-12)
-    assert r.judge(str(path))[1] == "fresh seeds only: this is the replication's verdict"
+    assert r.judge(str(path))[2] == ("  the planned fresh seeds 10-23: this is the "
+                                     "replication's verdict")
 
 
 def test_parametric_power_matches_noncentral_t_at_the_measured_effect():

@@ -23,7 +23,7 @@ import pytest
 from lowent.plugin.markers import claim_of
 from lowent.plugin.session import session_of
 from lowent.machine import fingerprint, machine
-from lowent.progress import format_seeds
+from lowent.progress import seeds_entry
 from lowent.claims import AA_CHECK, CLAIMS, engine_note
 from lowent.report import across_machines, claim_label, outcome, write
 from lowent.stability import UNSTABLE, Stability, describe
@@ -252,7 +252,7 @@ def environment(config, wall_s: float, machines: list | None = None) -> dict:
         "machine": machine(session.device),
         "run machines": list(machines or []),
         "profile": name,
-        "seeds": f"{len(prof.seeds)} per configuration ({format_seeds(prof.seeds)})",
+        "seeds": seeds_entry(prof.seeds),
         "epochs": prof.epochs,
         "wall time": f"{wall_s:.1f} s",
         "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
