@@ -69,3 +69,19 @@ def rejection_rate(experiment, n_sim: int, seed: int = 0, alpha: float = 0.05) -
     false-positive rate on null data, the power on data with an effect."""
     rng = np.random.default_rng(seed)
     return float(np.mean([rejects(experiment(rng), alpha) for _ in range(n_sim)]))
+
+
+# A shrunken quick profile (a conftest), so that a claim's whole run set trains in seconds,
+# and a claim test of L1 on it (3 runs of 2 seeds and 1 epoch).
+SHRINK = """
+import lowent.profiles as p
+p.PROFILES["quick"] = p.PROFILES["quick"].replace(epochs=1, window=1, seeds=(0, 1),
+                                                  sizes=(8,))
+"""
+CLAIM_TEST = """
+import pytest
+
+@pytest.mark.claim("L1")
+def test_l1_runs(runs):
+    assert len(runs) == 3 and all(r.per_epoch["entropy"].shape == (2, 1) for r in runs.values())
+"""

@@ -9,7 +9,8 @@ import pytest
 
 from lowent.config import SpecError
 from lowent.plan import read_plan, work
-from tests.test_ray import CLAIM_TEST, SHRINK, _entries
+from tests.helpers import CLAIM_TEST, SHRINK
+from tests.test_ray import _entries
 
 
 def test_a_plan_trains_nothing_and_its_tasks_fill_the_cache_as_the_suite_would(pytester):

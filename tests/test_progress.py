@@ -169,3 +169,44 @@ def test_usable_cores_are_the_affinity_capped_by_a_cgroup_quota(tmp_path, cpu_ma
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
         os.cpu_count() or 1)
     assert usable_cores(str(path)) == (affinity if cap is None else min(affinity, cap))
+
+
+def test_every_training_line_prints_before_the_first_test_without_xdist(pytester):
+    """In one process (no xdist) the lines are printed by a thread every second; training
+    ends just before the first test, and a tick during that test would print into its
+    captured output, lost when it passes. The lines written by then are printed before it:
+    each of the shrunk L1's 3 runs has its line. (The claim test here lasts 2.5 s, so that
+    a tick surely falls within it, as on a busy machine.)"""
+    from tests.helpers import CLAIM_TEST, SHRINK
+
+    pytester.makeconftest(SHRINK)
+    slow = CLAIM_TEST.replace("def test_l1_runs(runs):\n",
+                              "def test_l1_runs(runs):\n    import time; time.sleep(2.5)\n")
+    assert slow != CLAIM_TEST
+    pytester.makepyfile(test_claim=slow)
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider -p no:randomly\n")
+    res = pytester.runpytest_subprocess("--lowent-cache=c", "--lowent-report=none",
+                                        "-p", "no:xdist")
+    res.assert_outcomes(passed=1)
+    assert res.stdout.str().count("lowent: trained") == 3, res.stdout.str()
+
+
+def test_a_training_error_before_the_tests_is_said_and_left_to_the_claim_tests(pytester):
+    """Training before the tests fails (here: an error planted in it): a line says so and
+    why, and the claim test trains what it needs itself (it passes)."""
+    from tests.helpers import CLAIM_TEST, SHRINK
+
+    pytester.makeconftest(SHRINK + (
+        "import lowent.plugin.scheduling as sch\n"
+        "def _fail(session):\n"
+        "    raise RuntimeError('the cluster went away\\nsecond line')\n"
+        "sch._train_selected = _fail\n"))
+    pytester.makepyfile(test_claim=CLAIM_TEST)
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider -p no:randomly\n")
+    res = pytester.runpytest_subprocess("--lowent-cache=c", "--lowent-report=none",
+                                        "-p", "no:xdist")
+    res.assert_outcomes(passed=1)
+    out = res.stdout.str()
+    assert ("lowent: training before the tests stopped (RuntimeError: the cluster went away)"
+            in out), out
+    assert "second line" not in out

@@ -17,21 +17,8 @@ pytest.importorskip("ray")
 from lowent.cache import Cache, checkpoint_name  # noqa: E402
 from lowent.config import ModelSpec, RunSpec, TrainSpec  # noqa: E402
 from lowent.ray_executor import connect, train_on_ray  # noqa: E402
-from tests.helpers import small_target  # noqa: E402
+from tests.helpers import CLAIM_TEST, SHRINK, small_target  # noqa: E402
 
-# A shrunken quick profile, so that a claim's whole run set trains in seconds.
-SHRINK = """
-import lowent.profiles as p
-p.PROFILES["quick"] = p.PROFILES["quick"].replace(epochs=1, window=1, seeds=(0, 1),
-                                                  sizes=(8,))
-"""
-CLAIM_TEST = """
-import pytest
-
-@pytest.mark.claim("L1")
-def test_l1_runs(runs):
-    assert len(runs) == 3 and all(r.per_epoch["entropy"].shape == (2, 1) for r in runs.values())
-"""
 HANG_S = 1200  # a guard against a hung cluster, not a bound on a run's time
 DATA = ("trace.json", "weights.safetensors")  # what a run computed (spec.json adds timings)
 

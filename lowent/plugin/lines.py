@@ -42,6 +42,7 @@ class ProgressPrinter:
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._loop, daemon=True)
         self.offset, self.last = 0, None
+        self.lock = threading.Lock()  # the thread's ticks and flush() print in turn
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node):  # pytest-xdist: hand each worker the file
@@ -56,7 +57,17 @@ class ProgressPrinter:
         while not self.stop.wait(1.0):
             self._print()
 
+    def flush(self):
+        """Print the lines written so far, now: the run's training ends just before its
+        tests start, and a tick of the thread during a test would print into that test's
+        captured output (lost when it passes)."""
+        self._print()
+
     def _print(self):
+        with self.lock:
+            self._print_new()
+
+    def _print_new(self):
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         try:
             with open(self.path, encoding="utf-8") as f:

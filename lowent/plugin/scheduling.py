@@ -81,8 +81,14 @@ def pytest_runtestloop(session):
                               getattr(config.option, "setuponly", False)):
         try:
             _train_selected(session)
-        except Exception:  # noqa: BLE001 - reported by the claim tests themselves
-            pass
+        except Exception as exc:  # noqa: BLE001 - reported by the claim tests themselves
+            progress_writer(config)(
+                f"lowent: training before the tests stopped ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0] if str(exc) else 'no message'}); each claim test "
+                "trains what it still needs and reports any error itself")
+        printer = config.pluginmanager.get_plugin("lowent-progress")
+        if printer is not None:  # this process prints: before the first test's capture
+            printer.flush()
     return (yield)
 
 
