@@ -161,9 +161,11 @@ def judge(results: str) -> list[str]:
             continue
         found = True
         v = c["verdict"]
-        lines.append(f"{c['claim']} ({c['nodeid'].rsplit('[', 1)[-1].rstrip(']')}): "
+        case = c["nodeid"].rsplit("[", 1)[-1].rstrip("]") if "[" in c["nodeid"] else "base"
+        lines.append(f"{c['claim']} ({case}): "
                      f"{v['outcome']}, p = {v['p_value']:.3g} (the claim's test, unchanged)")
-        lines.append(f"  {which_analysis(c['claim'], seeds, paper)}")
+        lines.append("  " + (which_analysis(c["claim"], seeds, paper) if case == "base" else
+                             f"{case}: another target or setting, not the replication"))
         for part in v.get("parts", []):
             small = smaller_than_sesoi(part)
             extra = ("" if small is None else

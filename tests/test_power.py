@@ -139,6 +139,12 @@ def test_replication_judge_says_per_claim_whether_a_report_is_the_replication(tm
         assert all(said not in line for line in lines[3:])
     for env in ({}, {"seeds": "5"}, {"seeds": "3 per configuration (4-2)"}):
         assert r.seeds_judged({"environment": env}) is None
+    # the claim on another target (D1) or setting (X) is not the replication, whatever seeds
+    env = {"profile": "paper (seeds 10-23)", "seeds": seeds_entry(range(10, 24))}
+    for case in ("low", "dropout0"):
+        rec = dict(f1, nodeid=f1["nodeid"].replace("[base]", f"[{case}]"))
+        f.write_text(json.dumps({"environment": env, "claims": [rec]}))
+        assert r.judge(str(f))[2] == f"  {case}: another target or setting, not the replication"
 
 
 def test_the_recorded_f1_replication_follows_from_its_seeds_under_todays_family():
