@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -85,3 +87,10 @@ import pytest
 def test_l1_runs(runs):
     assert len(runs) == 3 and all(r.per_epoch["entropy"].shape == (2, 1) for r in runs.values())
 """
+ENTRY_DATA = ("trace.json", "weights.safetensors")  # what a run computed (spec.json: timings)
+
+
+def entry_hashes(root: Path) -> dict[str, dict[str, str]]:
+    """key -> {file: sha256} of the computed files of every cache entry under `root`."""
+    return {d.name: {f: hashlib.sha256((d / f).read_bytes()).hexdigest() for f in ENTRY_DATA}
+            for d in sorted(root.iterdir()) if (d / "manifest.json").is_file()}

@@ -9,8 +9,7 @@ import pytest
 
 from lowent.config import SpecError
 from lowent.plan import read_plan, work
-from tests.helpers import CLAIM_TEST, SHRINK
-from tests.test_ray import _entries
+from tests.helpers import CLAIM_TEST, SHRINK, entry_hashes
 
 
 def test_a_plan_trains_nothing_and_its_tasks_fill_the_cache_as_the_suite_would(pytester):
@@ -21,13 +20,13 @@ def test_a_plan_trains_nothing_and_its_tasks_fill_the_cache_as_the_suite_would(p
                                            "--lowent-plan=plan.json")
     assert listed.ret == 0 and "passed" not in listed.stdout.str()
     assert "3 runs for" in listed.stdout.str() and "3 to train" in listed.stdout.str()
-    assert not _entries(pytester.path / "planned")  # nothing trained
+    assert not entry_hashes(pytester.path / "planned")  # nothing trained
     plan = read_plan(pytester.path / "plan.json")
     assert [t["task"] for t in plan["tasks"]] == [0, 1, 2] and plan["cached"] == 0
     assert all(len(t["entries"]) == 2 and t["estimated_cpu_s"] > 0 for t in plan["tasks"])
     for t in plan["tasks"]:
         work(plan, t["task"], log=lambda line: None)
-    assert sorted(_entries(pytester.path / "planned")) == sorted(
+    assert sorted(entry_hashes(pytester.path / "planned")) == sorted(
         k for t in plan["tasks"] for k in t["entries"])
     again = pytester.runpytest_subprocess("--lowent-cache=planned", "--lowent-report=none",
                                           "--lowent-plan=-")
@@ -37,7 +36,7 @@ def test_a_plan_trains_nothing_and_its_tasks_fill_the_cache_as_the_suite_would(p
     assert "lowent: trained" not in judged.stdout.str()  # every run came from the plan's tasks
     local = pytester.runpytest_subprocess("--lowent-cache=local", "--lowent-report=none")
     local.assert_outcomes(passed=1)
-    assert _entries(pytester.path / "planned") == _entries(pytester.path / "local")
+    assert entry_hashes(pytester.path / "planned") == entry_hashes(pytester.path / "local")
 
 
 def test_a_plan_in_tasks_of_one_seed_lists_each_missing_seed_once_costliest_first(pytester):

@@ -1,5 +1,6 @@
 """lowent.power: bootstrap of a report's seeds through the claims' exact procedures."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -100,18 +101,21 @@ def test_replication_judge_tests_each_part_against_the_smallest_effect_of_intere
     assert r.smaller_than_sesoi(tost) is None
 
 
+ROOT = Path(__file__).resolve().parents[1]
+# the F1 replication's record (per-seed figures of seeds 10-23; claims/CALIBRATION.md)
+F1_RECORD = ROOT / "baselines" / "replication-F1-paper-seeds10-23.json"
+
+
 def test_replication_judge_says_per_claim_whether_a_report_is_the_replication(tmp_path):
     """The replication's verdict is the claim's test on the paper profile and the planned
     fresh seeds (L1 10-16, F1 10-23) alone; those with seeds 0-9 are the pooled analysis;
     any other set (unfinished, seeds 0-9 alone, the quick profile) is not the replication.
     --judge says which, per claim; the seeds are read back from the report's entry as the
     plugin writes it (lowent.progress.seeds_entry)."""
-    from pathlib import Path
-
     from lowent import replication as r
     from lowent.progress import seeds_entry
 
-    plan = (Path(__file__).resolve().parents[1] / "claims" / "README.md").read_text()
+    plan = (ROOT / "claims" / "README.md").read_text()
     assert "L1 on seeds 10-16" in plan and "F1 on seeds 10-23" in plan  # the committed plan
     assert r.PLANNED == {"L1": tuple(range(10, 17)), "F1": tuple(range(10, 24))}
     cases = [("L1", range(10, 17), "paper", "this is the replication's verdict"),
@@ -123,8 +127,7 @@ def test_replication_judge_says_per_claim_whether_a_report_is_the_replication(tm
              ("F1", range(0, 10), "paper", "not the replication"),
              ("L1", range(0, 16), "paper", "not the replication"),
              ("L1", range(10, 17), "quick", "not the paper profile")]
-    record = json.loads((Path(__file__).resolve().parents[1] / "baselines"
-                         / "replication-F1-paper-seeds10-23.json").read_text())
+    record = json.loads(F1_RECORD.read_text())
     (f1,) = record["claims"]
     for claim, seeds, profile, said in cases:
         seeds = tuple(seeds)
@@ -152,12 +155,10 @@ def test_the_recorded_f1_replication_follows_from_its_seeds_under_todays_family(
     entropies (14 fresh seeds per variant, trained faithfully; claims/CALIBRATION.md). F1's
     family as it is now, run on those seeds, gives the recorded outcome and p-values: a
     change to the statistics that would move the replication's verdict fails here."""
-    from pathlib import Path
-
     from lowent import replication as r
     from lowent.claims.ffn_bias import f1_family
 
-    path = Path(__file__).resolve().parents[1] / "baselines" / "replication-F1-paper-seeds10-23.json"
+    path = F1_RECORD
     rec = json.loads(path.read_text())
     assert r.seeds_judged(rec) == tuple(range(10, 24))
     (claim,) = [c for c in rec["claims"] if c["claim"] == "F1"]

@@ -3,12 +3,10 @@ worker processes are stored bit for bit as the local executor stores them, and a
 mid-task loses nothing."""
 from __future__ import annotations
 
-import hashlib
 import os
 import signal
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
@@ -17,16 +15,9 @@ pytest.importorskip("ray")
 from lowent.cache import Cache, checkpoint_name  # noqa: E402
 from lowent.config import ModelSpec, RunSpec, TrainSpec  # noqa: E402
 from lowent.ray_executor import connect, train_on_ray  # noqa: E402
-from tests.helpers import CLAIM_TEST, SHRINK, small_target  # noqa: E402
+from tests.helpers import CLAIM_TEST, SHRINK, entry_hashes, small_target  # noqa: E402
 
 HANG_S = 1200  # a guard against a hung cluster, not a bound on a run's time
-DATA = ("trace.json", "weights.safetensors")  # what a run computed (spec.json adds timings)
-
-
-def _entries(root: Path) -> dict[str, dict[str, str]]:
-    """key -> {file: sha256} of the computed files of every entry under `root`."""
-    return {d.name: {f: hashlib.sha256((d / f).read_bytes()).hexdigest() for f in DATA}
-            for d in sorted(root.iterdir()) if (d / "manifest.json").is_file()}
 
 
 def test_a_claim_through_a_local_ray_cluster_stores_the_local_executors_entries(pytester):
@@ -42,7 +33,7 @@ def test_a_claim_through_a_local_ray_cluster_stores_the_local_executors_entries(
                                             "--lowent-slots=2", *common)
     ray_run.assert_outcomes(passed=1)
     assert "lowent: trained" in ray_run.stdout.str()  # progress lines from the driver
-    a, b = _entries(pytester.path / "local"), _entries(pytester.path / "ray")
+    a, b = entry_hashes(pytester.path / "local"), entry_hashes(pytester.path / "ray")
     assert len(a) == 6 and a == b  # 3 runs x 2 seeds
 
 
@@ -73,7 +64,7 @@ def test_one_seed_per_task_stores_what_training_each_seed_alone_stores(pytester)
                                              "--lowent-slots=2", *common)
     per_seed.assert_outcomes(passed=1)
     assert per_seed.stdout.str().count("(a task of 1 of its 2 missing seeds)") == 6
-    a, b = _entries(pytester.path / "alone"), _entries(pytester.path / "ray")
+    a, b = entry_hashes(pytester.path / "alone"), entry_hashes(pytester.path / "ray")
     assert len(a) == 6 and a == b  # 3 runs x 2 seeds
 
 
@@ -122,4 +113,4 @@ def test_a_worker_killed_mid_task_is_retried_and_its_run_equals_an_uninterrupted
     run = cache.load(spec.replace(seeds=(3,)))
     assert run.meta.get("resumed_from_epoch", 0) > 0  # the retry resumed the killed task
     Cache(tmp_path / "local").get(spec)
-    assert _entries(tmp_path / "ray") == _entries(tmp_path / "local")
+    assert entry_hashes(tmp_path / "ray") == entry_hashes(tmp_path / "local")

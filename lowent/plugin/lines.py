@@ -42,7 +42,7 @@ class ProgressPrinter:
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._loop, daemon=True)
         self.offset, self.last = 0, None
-        self.lock = threading.Lock()  # the thread's ticks and flush() print in turn
+        self.lock = threading.Lock()  # the thread's ticks and a caller's flush, in turn
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node):  # pytest-xdist: hand each worker the file
@@ -55,36 +55,30 @@ class ProgressPrinter:
 
     def _loop(self):
         while not self.stop.wait(1.0):
-            self._print()
+            self.flush()
 
     def flush(self):
-        """Print the lines written so far, now: the run's training ends just before its
-        tests start, and a tick of the thread during a test would print into that test's
-        captured output (lost when it passes)."""
-        self._print()
-
-    def _print(self):
-        with self.lock:
-            self._print_new()
-
-    def _print_new(self):
+        """Print the new lines of the file, now (the thread's tick, or a caller's: training
+        ends just before the tests start, and a tick during a test would print into that
+        test's captured output, lost when it passes)."""
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-        try:
-            with open(self.path, encoding="utf-8") as f:
-                f.seek(self.offset)
-                chunk = f.read()
-        except OSError:
-            return
-        lines = chunk.split("\n")
-        self.offset += len(chunk) - len(lines[-1])  # keep a partial last line for later
-        for line in lines[:-1]:
-            if line and line != self.last and reporter is not None:
-                reporter.write_line(line)
-            self.last = line
+        with self.lock:
+            try:
+                with open(self.path, encoding="utf-8") as f:
+                    f.seek(self.offset)
+                    chunk = f.read()
+            except OSError:
+                return
+            lines = chunk.split("\n")
+            self.offset += len(chunk) - len(lines[-1])  # keep a partial last line for later
+            for line in lines[:-1]:
+                if line and line != self.last and reporter is not None:
+                    reporter.write_line(line)
+                self.last = line
 
     def pytest_sessionfinish(self, session):
         if self.thread.is_alive():
             self.stop.set()
             self.thread.join(5)
-        self._print()
+        self.flush()
         self.path.unlink(missing_ok=True)
