@@ -19,11 +19,11 @@ simulation; the table says which.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 
+from lowent.config import read_seeds_entry
 from lowent.records import verdict_from_record
 from lowent.verdict import OUTCOMES
 from lowent.stability import bootstrap_draws, outcome_shares, parametric_shares
@@ -67,10 +67,7 @@ def simulate(verdict: dict, E: int, n: int, sims: int = SIMULATIONS,
 
 def seeds_of(results: dict) -> int:
     """The seeds per configuration of a report (its environment's "seeds" entry)."""
-    m = re.match(r"\s*(\d+)", str(results.get("environment", {}).get("seeds", "")))
-    if m is None:
-        raise ValueError("the report does not say how many seeds it used (environment 'seeds')")
-    return int(m[1])
+    return read_seeds_entry(results.get("environment", {}).get("seeds"))[0]
 
 
 def power_table(results: dict, seeds: tuple[int, ...] = (5, 10),

@@ -13,27 +13,7 @@ from typing import Callable
 import torch
 
 from lowent.cache import Cache
-from lowent.config import RunSpec
-
-
-def format_seeds(seeds) -> str:
-    """Seeds as compact ranges, in order: (0, 1, 2, 5) -> "0-2,5"."""
-    out, seeds = [], list(seeds)
-    i = 0
-    while i < len(seeds):
-        j = i
-        while j + 1 < len(seeds) and seeds[j + 1] == seeds[j] + 1:
-            j += 1
-        out.append(str(seeds[i]) if i == j else f"{seeds[i]}-{seeds[j]}")
-        i = j + 1
-    return ",".join(out)
-
-
-def seeds_entry(seeds) -> str:
-    """A report's "seeds" entry: "14 per configuration (10-23)" (read back by
-    lowent.replication.seeds_judged)."""
-    seeds = tuple(seeds)
-    return f"{len(seeds)} per configuration ({format_seeds(seeds)})"
+from lowent.config import RunSpec, format_seeds
 
 
 def describe(spec: RunSpec) -> str:

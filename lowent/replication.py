@@ -16,7 +16,6 @@ committed before any fresh seed was trained.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,8 +23,7 @@ from scipy import stats
 
 from lowent.claims.ffn_bias import f1_family
 from lowent.claims.low_entropy import l1_family
-from lowent.config import SpecError, parse_seeds
-from lowent.progress import format_seeds
+from lowent.config import format_seeds, read_seeds_entry
 
 SESOI = 0.01  # nats: the smallest effect of interest (claims/README.md)
 H_TGT = 3.6078  # H(p_tgt) of the base target's sample, nats
@@ -112,14 +110,11 @@ def smaller_than_sesoi(part: dict) -> float | None:
 
 def seeds_judged(data: dict) -> tuple[int, ...] | None:
     """The seeds a claims report judged, read from its environment's "seeds" entry
-    (lowent.progress.seeds_entry: "14 per configuration (10-23)"); None where it does not
+    (lowent.config.seeds_entry: "14 per configuration (10-23)"); None where it does not
     list them."""
-    m = re.search(r"\(([\d,\s-]+)\)\s*$", str(data.get("environment", {}).get("seeds", "")))
-    if m is None:
-        return None
     try:
-        return parse_seeds(m[1])
-    except SpecError:
+        return read_seeds_entry(data.get("environment", {}).get("seeds"))[1]
+    except ValueError:
         return None
 
 

@@ -62,6 +62,20 @@ def test_table_and_command_line(tmp_path, capsys):
         power.seeds_of({"environment": {}})
 
 
+def test_the_seeds_entry_reads_back_what_was_written():
+    """One writer (config.seeds_entry), one reader (config.read_seeds_entry) for the report's
+    "seeds" entry: the count for `lowent power`/`compare`, the seeds for the replication."""
+    from lowent.config import read_seeds_entry, seeds_entry
+
+    for seeds in [(0,), (0, 1, 2, 3, 4), tuple(range(10, 24)), (0, 2, 5, 6, 7)]:
+        assert read_seeds_entry(seeds_entry(seeds)) == (len(seeds), seeds)
+    assert read_seeds_entry("5 per configuration") == (5, None)  # older reports
+    assert read_seeds_entry("5 per configuration (0-3)") == (5, None)  # disagrees: not listed
+    for bad in (None, "", "per configuration (0-4)"):
+        with pytest.raises(ValueError, match="seeds"):
+            read_seeds_entry(bad)
+
+
 def test_replication_plan_inverts_the_recorded_t_tests_and_its_power_matches_noncentral_t():
     """The plan's seed SDs reproduce the recorded p-values, and its exact t-test power
     agrees with a simulation of the project's one-sample test."""
@@ -111,9 +125,9 @@ def test_replication_judge_says_per_claim_whether_a_report_is_the_replication(tm
     fresh seeds (L1 10-16, F1 10-23) alone; those with seeds 0-9 are the pooled analysis;
     any other set (unfinished, seeds 0-9 alone, the quick profile) is not the replication.
     --judge says which, per claim; the seeds are read back from the report's entry as the
-    plugin writes it (lowent.progress.seeds_entry)."""
+    plugin writes it (lowent.config.seeds_entry)."""
     from lowent import replication as r
-    from lowent.progress import seeds_entry
+    from lowent.config import seeds_entry
 
     plan = (ROOT / "claims" / "README.md").read_text()
     assert "L1 on seeds 10-16" in plan and "F1 on seeds 10-23" in plan  # the committed plan
@@ -140,7 +154,8 @@ def test_replication_judge_says_per_claim_whether_a_report_is_the_replication(tm
         lines = r.judge(str(f))
         assert lines[1].startswith(f"{claim} ") and said in lines[2], (claim, seeds, lines[2])
         assert all(said not in line for line in lines[3:])
-    for env in ({}, {"seeds": "5"}, {"seeds": "3 per configuration (4-2)"}):
+    for env in ({}, {"seeds": "5"}, {"seeds": "3 per configuration (4-2)"},
+                {"seeds": "5 per configuration (0-3)"}):
         assert r.seeds_judged({"environment": env}) is None
     # the claim on another target (D1) or setting (X) is not the replication, whatever seeds
     env = {"profile": "paper (seeds 10-23)", "seeds": seeds_entry(range(10, 24))}
