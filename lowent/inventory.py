@@ -38,7 +38,7 @@ import torch
 
 from lowent.cache import TMP_PREFIX, Cache, code_version, device_tag
 from lowent.config import RunSpec
-from lowent.config import format_seeds
+from lowent.seedtext import format_seeds
 from lowent.progress import describe
 
 

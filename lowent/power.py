@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-from lowent.config import read_seeds_entry
+from lowent.seedtext import read_seeds_entry
 from lowent.records import verdict_from_record
 from lowent.verdict import OUTCOMES
 from lowent.stability import bootstrap_draws, outcome_shares, parametric_shares

@@ -13,7 +13,8 @@ from typing import Callable
 import torch
 
 from lowent.cache import Cache
-from lowent.config import RunSpec, format_seeds
+from lowent.config import RunSpec
+from lowent.seedtext import format_seeds
 
 
 def describe(spec: RunSpec) -> str:

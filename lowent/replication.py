@@ -23,7 +23,7 @@ from scipy import stats
 
 from lowent.claims.ffn_bias import f1_family
 from lowent.claims.low_entropy import l1_family
-from lowent.config import format_seeds, read_seeds_entry
+from lowent.seedtext import format_seeds, read_seeds_entry
 
 SESOI = 0.01  # nats: the smallest effect of interest (claims/README.md)
 H_TGT = 3.6078  # H(p_tgt) of the base target's sample, nats
@@ -110,7 +110,7 @@ def smaller_than_sesoi(part: dict) -> float | None:
 
 def seeds_judged(data: dict) -> tuple[int, ...] | None:
     """The seeds a claims report judged, read from its environment's "seeds" entry
-    (lowent.config.seeds_entry: "14 per configuration (10-23)"); None where it does not
+    (lowent.seedtext.seeds_entry: "14 per configuration (10-23)"); None where it does not
     list them."""
     try:
         return read_seeds_entry(data.get("environment", {}).get("seeds"))[1]

@@ -222,7 +222,7 @@ def test_the_plugin_comes_by_entry_point_and_can_be_turned_off(pytester):
     ((0, 1, 2, 3, 4), "0-4"), ((7,), "7"), ((0, 2, 5, 6), "0,2,5-6"),
 ])
 def test_seed_lists_print_as_ranges(seeds, compact):
-    from lowent.config import format_seeds
+    from lowent.seedtext import format_seeds
 
     assert format_seeds(seeds) == compact
 

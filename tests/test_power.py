@@ -63,9 +63,9 @@ def test_table_and_command_line(tmp_path, capsys):
 
 
 def test_the_seeds_entry_reads_back_what_was_written():
-    """One writer (config.seeds_entry), one reader (config.read_seeds_entry) for the report's
+    """One writer (seedtext.seeds_entry), one reader (seedtext.read_seeds_entry) for the report's
     "seeds" entry: the count for `lowent power`/`compare`, the seeds for the replication."""
-    from lowent.config import read_seeds_entry, seeds_entry
+    from lowent.seedtext import read_seeds_entry, seeds_entry
 
     for seeds in [(0,), (0, 1, 2, 3, 4), tuple(range(10, 24)), (0, 2, 5, 6, 7)]:
         assert read_seeds_entry(seeds_entry(seeds)) == (len(seeds), seeds)
@@ -125,9 +125,9 @@ def test_replication_judge_says_per_claim_whether_a_report_is_the_replication(tm
     fresh seeds (L1 10-16, F1 10-23) alone; those with seeds 0-9 are the pooled analysis;
     any other set (unfinished, seeds 0-9 alone, the quick profile) is not the replication.
     --judge says which, per claim; the seeds are read back from the report's entry as the
-    plugin writes it (lowent.config.seeds_entry)."""
+    plugin writes it (lowent.seedtext.seeds_entry)."""
     from lowent import replication as r
-    from lowent.config import seeds_entry
+    from lowent.seedtext import seeds_entry
 
     plan = (ROOT / "claims" / "README.md").read_text()
     assert "L1 on seeds 10-16" in plan and "F1 on seeds 10-23" in plan  # the committed plan

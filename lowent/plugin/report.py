@@ -23,7 +23,7 @@ import pytest
 from lowent.plugin.markers import claim_of
 from lowent.plugin.session import session_of
 from lowent.machine import fingerprint, machine
-from lowent.config import seeds_entry
+from lowent.seedtext import seeds_entry
 from lowent.claims import AA_CHECK, CLAIMS, engine_note
 from lowent.report import across_machines, claim_label, outcome, write
 from lowent.stability import UNSTABLE, Stability, describe

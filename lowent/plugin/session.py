@@ -17,7 +17,7 @@ import pytest
 from lowent.cache import Cache
 from lowent.config import SpecError
 from lowent.profiles import DEFAULT_PROFILE, PROFILES, Profile, get_profile
-from lowent.config import format_seeds
+from lowent.seedtext import format_seeds
 from lowent.progress import read_seeds, usable_cores
 
 DEVICES = ("auto", "cpu", "cuda")

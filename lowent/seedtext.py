@@ -1,0 +1,49 @@
+"""Seeds in words: compact ranges ("0-2,5") and the claims report's "seeds" entry, written
+by one function and read back by one ("14 per configuration (10-23)").
+
+Kept out of lowent/config.py on purpose: that module is a training source (lowent.cache),
+and an edit there changes every cache key.
+"""
+from __future__ import annotations
+
+import re
+
+from lowent.config import SpecError, parse_seeds
+
+
+def format_seeds(seeds) -> str:
+    """Seeds as compact ranges, in order: (0, 1, 2, 5) -> "0-2,5"."""
+    out, seeds = [], list(seeds)
+    i = 0
+    while i < len(seeds):
+        j = i
+        while j + 1 < len(seeds) and seeds[j + 1] == seeds[j] + 1:
+            j += 1
+        out.append(str(seeds[i]) if i == j else f"{seeds[i]}-{seeds[j]}")
+        i = j + 1
+    return ",".join(out)
+
+
+def seeds_entry(seeds) -> str:
+    """A report's "seeds" entry: "14 per configuration (10-23)" (read back by
+    read_seeds_entry)."""
+    seeds = tuple(seeds)
+    return f"{len(seeds)} per configuration ({format_seeds(seeds)})"
+
+
+def read_seeds_entry(entry) -> tuple[int, tuple[int, ...] | None]:
+    """A report's "seeds" entry read back: (seeds per configuration, the seeds, or None
+    where the entry does not list them, as in older reports' "5 per configuration").
+    A list that disagrees with the count reads as not listed. Raises ValueError where the
+    entry does not give the count."""
+    text = "" if entry is None else str(entry)
+    m = re.match(r"\s*(\d+)", text)
+    if m is None:
+        raise ValueError("the report does not say how many seeds it used (environment 'seeds')")
+    listed = re.search(r"\(([\d,\s-]+)\)\s*$", text)
+    try:
+        seeds = parse_seeds(listed[1]) if listed else None
+    except SpecError:
+        seeds = None
+    count = int(m[1])
+    return count, seeds if seeds is None or len(seeds) == count else None
