@@ -193,7 +193,9 @@ def test_every_training_line_prints_before_the_first_test_without_xdist(pytester
 
 def test_a_training_error_before_the_tests_is_said_and_left_to_the_claim_tests(pytester):
     """Training before the tests fails (here: an error planted in it): a line says so and
-    why, and the claim test trains what it needs itself (it passes)."""
+    why, and the claim test trains what it needs itself (it passes). Its training lines,
+    written while it runs, are printed when it ends, not into its captured output (the
+    test lasts 2.5 s, so that a tick of the printing thread surely falls within it)."""
     from tests.helpers import CLAIM_TEST, SHRINK
 
     pytester.makeconftest(SHRINK + (
@@ -201,7 +203,8 @@ def test_a_training_error_before_the_tests_is_said_and_left_to_the_claim_tests(p
         "def _fail(session):\n"
         "    raise RuntimeError('the cluster went away\\nsecond line')\n"
         "sch._train_selected = _fail\n"))
-    pytester.makepyfile(test_claim=CLAIM_TEST)
+    pytester.makepyfile(test_claim=CLAIM_TEST.replace(
+        "def test_l1_runs(runs):\n", "def test_l1_runs(runs):\n    import time; time.sleep(2.5)\n"))
     pytester.makeini("[pytest]\naddopts = -p no:cacheprovider -p no:randomly\n")
     res = pytester.runpytest_subprocess("--lowent-cache=c", "--lowent-report=none",
                                         "-p", "no:xdist")
@@ -210,3 +213,4 @@ def test_a_training_error_before_the_tests_is_said_and_left_to_the_claim_tests(p
     assert ("lowent: training before the tests stopped (RuntimeError: the cluster went away)"
             in out), out
     assert "second line" not in out
+    assert out.count("lowent: trained") == 3, out

@@ -14,9 +14,8 @@ from lowent.claims import run_specs
 from lowent.config import RunSpec
 from lowent.engine import Run
 from lowent.plugin.markers import claim_of, expected_outcome
-from lowent.plugin.scheduling import claim_specs, train_all
+from lowent.plugin.scheduling import claim_specs, train_with_lines
 from lowent.plugin.session import ClaimsSession, session_of
-from lowent.plugin.slots import session_slots
 from lowent.profiles import Profile
 from lowent.records import reason, verdict_record
 from lowent.stability import CHANGED, UNSTABLE, describe, judge, stability
@@ -136,21 +135,11 @@ def record_verdict(request, record_property, profile):
 
 
 @pytest.fixture(scope="session")
-def train_runs(claims_session, run_cache: Cache,
-               run_device: str) -> Callable[[list[RunSpec]], list[Run]]:
-    """``train_all`` on the session's cache, device and training slots; with the ray
-    executor, what is missing is trained on Ray first (``train_all`` then only loads)."""
-    slots = session_slots(claims_session)
-
-    def train(specs: list[RunSpec]) -> list[Run]:
-        if claims_session.executor == "ray":  # what the session's start left untrained
-            from lowent.ray_executor import connect, train_on_ray
-
-            connect(claims_session.slots)
-            train_on_ray(run_cache, specs, task_seeds=claims_session.task_seeds)
-        return train_all(run_cache, specs, slots=slots)
-
-    return train
+def train_runs(pytestconfig) -> Callable[[list[RunSpec]], list[Run]]:
+    """Train what the given runs still need on the session's executor, device and training
+    slots, with progress lines (``lowent.plugin.scheduling.train_with_lines``), and return
+    them."""
+    return lambda specs: train_with_lines(pytestconfig, specs)
 
 
 @pytest.fixture(scope="session")

@@ -35,7 +35,12 @@ def pytest_configure(config):
 
 class ProgressPrinter:
     """On the controller: prints new lines of the progress file every second, dropping a
-    line that repeats the one before (each worker announces the same plan)."""
+    line that repeats the one before (each worker announces the same plan).
+
+    In one process (no xdist) the tests run beside the printing thread, and a line printed
+    while a test runs lands in that test's captured output (lost when it passes): there the
+    thread waits while a test runs, and the lines written during it (a claim test that
+    trains what it needs itself) are printed when it ends."""
 
     def __init__(self, config, path: Path):
         self.config, self.path = config, path
@@ -43,26 +48,41 @@ class ProgressPrinter:
         self.thread = threading.Thread(target=self._loop, daemon=True)
         self.offset, self.last = 0, None
         self.lock = threading.Lock()  # the thread's ticks and a caller's flush, in turn
+        self.alone = False  # no xdist: tests run in this process
+        self.in_test = False
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node):  # pytest-xdist: hand each worker the file
         node.workerinput["lowent_progress"] = str(self.path)
 
     def pytest_sessionstart(self, session):
+        self.alone = not self.config.pluginmanager.hasplugin("dsession")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.path.touch()
         self.thread.start()
 
-    def _loop(self):
-        while not self.stop.wait(1.0):
+    def pytest_runtest_logstart(self, nodeid, location):
+        if self.alone:
+            with self.lock:
+                self.in_test = True
+
+    def pytest_runtest_logfinish(self, nodeid, location):
+        if self.alone:
+            with self.lock:
+                self.in_test = False
             self.flush()
 
-    def flush(self):
-        """Print the new lines of the file, now (the thread's tick, or a caller's: training
-        ends just before the tests start, and a tick during a test would print into that
-        test's captured output, lost when it passes)."""
+    def _loop(self):
+        while not self.stop.wait(1.0):
+            self.flush(tick=True)
+
+    def flush(self, tick: bool = False):
+        """Print the new lines of the file, now (a caller's: training ends just before the
+        tests start, and a test just ended), or at the thread's tick unless a test runs."""
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         with self.lock:
+            if tick and self.in_test:
+                return
             try:
                 with open(self.path, encoding="utf-8") as f:
                     f.seek(self.offset)

@@ -95,11 +95,19 @@ def pytest_runtestloop(session):
 def _train_selected(session) -> None:
     s = session_of(session.config)
     specs = claim_specs(session.items, s.profile)
-    if not specs:
-        return
-    worker_input = getattr(session.config, "workerinput", {})
+    if specs:
+        train_with_lines(session.config, specs, load=False)
+
+
+def train_with_lines(config, specs, load: bool = True) -> list[Run] | None:
+    """Train what `specs` still need on the session's executor (Ray, or here through
+    `train_all` and the training slots), with progress lines: before the tests, and in a
+    claim test that trains what training before the tests left (after an error). With
+    `load`, returns the runs."""
+    s = session_of(config)
+    worker_input = getattr(config, "workerinput", {})
     worker = worker_input.get("workerid", "")
-    write = progress_writer(session.config)
+    write = progress_writer(config)
     s.cache.log = lambda line: write(f"lowent: {f'[{worker}] ' if worker else ''}{line}")
     slots = session_slots(s)
     if s.executor == "ray":
@@ -108,11 +116,12 @@ def _train_selected(session) -> None:
         cpus = connect(s.slots)
         train_on_ray(s.cache, specs, Progress(s.cache, specs, write, workers=cpus, threads=1,
                                               cores=cpus), task_seeds=s.task_seeds)
-        return
+        return train_all(s.cache, specs, slots=slots) if load else None  # now only loads
     workers = worker_input.get("workercount", 1)
     training = workers if slots is None else min(workers, len(slots.locks))
     progress = Progress(s.cache, specs, write, who=worker, workers=training)
-    train_all(s.cache, specs, progress, slots)
+    runs = train_all(s.cache, specs, progress, slots)
+    return runs if load else None
 
 
 @pytest.hookimpl(specname="pytest_runtestloop", tryfirst=True)
