@@ -260,7 +260,7 @@ def _train(a) -> int:
     import time
 
     from lowent.config import ModelSpec, RunSpec, TargetSpec, TrainSpec
-    from lowent.progress import read_seeds
+    from lowent.seedtext import read_seeds
     from lowent.engine import train
     from lowent.host import resolve_device
 

@@ -27,28 +27,6 @@ def describe(spec: RunSpec) -> str:
                                       if spec.target.name != "base" else ""))
 
 
-MAX_SEEDS = 10_000  # more seeds than any run set could train: a typo, not a plan
-
-
-def read_seeds(text: str) -> tuple[int, ...]:
-    """:func:`lowent.config.parse_seeds`, with a one-line error for an empty text or a set of
-    more than MAX_SEEDS seeds (counted before any list is built)."""
-    from lowent.config import SpecError, parse_seeds
-
-    if not text.strip():
-        raise SpecError("no seeds given; write them as e.g. 0-4 or 0,2,5-7")
-    count = 0
-    for part in text.split(","):
-        lo, _, hi = part.strip().partition("-")
-        if lo.strip().isdigit() and hi.strip().isdigit():
-            count += max(0, int(hi) - int(lo) + 1)
-        else:
-            count += 1
-    if count > MAX_SEEDS:
-        raise SpecError(f"seeds {text!r} name {count:,} seeds; at most {MAX_SEEDS:,}")
-    return parse_seeds(text)
-
-
 def usable_cores(cpu_max: str = "/sys/fs/cgroup/cpu.max") -> int:
     """The cores this process may use: its CPU affinity, capped by a cgroup v2 CPU quota
     (``cpu.max``, "quota period"; a container limited to 2 CPUs on a larger host) if set."""

@@ -1,5 +1,6 @@
-"""Seeds in words: compact ranges ("0-2,5") and the claims report's "seeds" entry, written
-by one function and read back by one ("14 per configuration (10-23)").
+"""Seeds in words: a seeds option read with a bound ("0-9"), compact ranges ("0-2,5"), and
+the claims report's "seeds" entry, written by one function and read back by one
+("14 per configuration (10-23)").
 
 Kept out of lowent/config.py on purpose: that module is a training source (lowent.cache),
 and an edit there changes every cache key.
@@ -9,6 +10,26 @@ from __future__ import annotations
 import re
 
 from lowent.config import SpecError, parse_seeds
+
+
+MAX_SEEDS = 10_000  # more seeds than any run set could train: a typo, not a plan
+
+
+def read_seeds(text: str) -> tuple[int, ...]:
+    """:func:`lowent.config.parse_seeds`, with a one-line error for an empty text or a set of
+    more than MAX_SEEDS seeds (counted before any list is built)."""
+    if not text.strip():
+        raise SpecError("no seeds given; write them as e.g. 0-4 or 0,2,5-7")
+    count = 0
+    for part in text.split(","):
+        lo, _, hi = part.strip().partition("-")
+        if lo.strip().isdigit() and hi.strip().isdigit():
+            count += max(0, int(hi) - int(lo) + 1)
+        else:
+            count += 1
+    if count > MAX_SEEDS:
+        raise SpecError(f"seeds {text!r} name {count:,} seeds; at most {MAX_SEEDS:,}")
+    return parse_seeds(text)
 
 
 def format_seeds(seeds) -> str:
@@ -34,15 +55,15 @@ def seeds_entry(seeds) -> str:
 def read_seeds_entry(entry) -> tuple[int, tuple[int, ...] | None]:
     """A report's "seeds" entry read back: (seeds per configuration, the seeds, or None
     where the entry does not list them, as in older reports' "5 per configuration").
-    A list that disagrees with the count reads as not listed. Raises ValueError where the
-    entry does not give the count."""
+    A list that disagrees with the count, or names more than MAX_SEEDS seeds, reads as not
+    listed. Raises ValueError where the entry does not give the count."""
     text = "" if entry is None else str(entry)
     m = re.match(r"\s*(\d+)", text)
     if m is None:
         raise ValueError("the report does not say how many seeds it used (environment 'seeds')")
     listed = re.search(r"\(([\d,\s-]+)\)\s*$", text)
-    try:
-        seeds = parse_seeds(listed[1]) if listed else None
+    try:  # read_seeds counts a list before building it: a report is untrusted input
+        seeds = read_seeds(listed[1]) if listed else None
     except SpecError:
         seeds = None
     count = int(m[1])

@@ -71,6 +71,8 @@ def test_the_seeds_entry_reads_back_what_was_written():
         assert read_seeds_entry(seeds_entry(seeds)) == (len(seeds), seeds)
     assert read_seeds_entry("5 per configuration") == (5, None)  # older reports
     assert read_seeds_entry("5 per configuration (0-3)") == (5, None)  # disagrees: not listed
+    big = "1000000000 per configuration (0-999999999)"  # counted, never built
+    assert read_seeds_entry(big) == (10**9, None)
     for bad in (None, "", "per configuration (0-4)"):
         with pytest.raises(ValueError, match="seeds"):
             read_seeds_entry(bad)

@@ -195,13 +195,14 @@ def test_a_training_error_before_the_tests_is_said_and_left_to_the_claim_tests(p
     """Training before the tests fails (here: an error planted in it): a line says so and
     why, and the claim test trains what it needs itself (it passes). Its training lines,
     written while it runs, are printed when it ends, not into its captured output (the
-    test lasts 2.5 s, so that a tick of the printing thread surely falls within it)."""
+    test lasts 2.5 s, so that a tick of the printing thread surely falls within it). The
+    error's message is not ASCII: each line prints once, whole."""
     from tests.helpers import CLAIM_TEST, SHRINK
 
     pytester.makeconftest(SHRINK + (
         "import lowent.plugin.scheduling as sch\n"
         "def _fail(session):\n"
-        "    raise RuntimeError('the cluster went away\\nsecond line')\n"
+        "    raise RuntimeError('the cluster went away " + "\u00e9" * 30 + "\\nsecond line')\n"
         "sch._train_selected = _fail\n"))
     pytester.makepyfile(test_claim=CLAIM_TEST.replace(
         "def test_l1_runs(runs):\n", "def test_l1_runs(runs):\n    import time; time.sleep(2.5)\n"))
@@ -210,7 +211,8 @@ def test_a_training_error_before_the_tests_is_said_and_left_to_the_claim_tests(p
                                         "-p", "no:xdist")
     res.assert_outcomes(passed=1)
     out = res.stdout.str()
-    assert ("lowent: training before the tests stopped (RuntimeError: the cluster went away)"
-            in out), out
+    assert ("lowent: training before the tests stopped (RuntimeError: the cluster went away "
+            + "\u00e9" * 30 + ")") in out, out
     assert "second line" not in out
+    assert out.count("report any error") == 1, out
     assert out.count("lowent: trained") == 3, out

@@ -84,14 +84,14 @@ class ProgressPrinter:
             if tick and self.in_test:
                 return
             try:
-                with open(self.path, encoding="utf-8") as f:
+                with open(self.path, "rb") as f:  # offsets in bytes: lines may be non-ASCII
                     f.seek(self.offset)
                     chunk = f.read()
             except OSError:
                 return
-            lines = chunk.split("\n")
+            lines = chunk.split(b"\n")
             self.offset += len(chunk) - len(lines[-1])  # keep a partial last line for later
-            for line in lines[:-1]:
+            for line in (raw.decode("utf-8", "replace") for raw in lines[:-1]):
                 if line and line != self.last and reporter is not None:
                     reporter.write_line(line)
                 self.last = line

@@ -74,7 +74,8 @@ def pytest_runtestloop(session):
     them: pytest-xdist hands out tests in consecutive chunks, so one worker may get every
     claim test, or a lone claim test (``-m kl_loss``) goes to one worker while the others
     idle. A training error is left for the claim tests to report through ``claim_runs``
-    (each retries and raises), not pinned on unit tests or on the session."""
+    (the first claim test of a process trains again; if that fails too, it and the later
+    ones report the error), not pinned on unit tests or on the session."""
     config = session.config
     if session.items and not (config.getoption("lowent_plan", None) or
                               config.option.collectonly or
@@ -84,8 +85,8 @@ def pytest_runtestloop(session):
         except Exception as exc:  # noqa: BLE001 - reported by the claim tests themselves
             progress_writer(config)(
                 f"lowent: training before the tests stopped ({type(exc).__name__}: "
-                f"{str(exc).splitlines()[0] if str(exc) else 'no message'}); each claim test "
-                "trains what it still needs and reports any error itself")
+                f"{str(exc).splitlines()[0] if str(exc) else 'no message'}); the first claim "
+                "test trains what is still missing, and the claim tests report any error")
         printer = config.pluginmanager.get_plugin("lowent-progress")
         if printer is not None:  # this process prints: before the first test's capture
             printer.flush()

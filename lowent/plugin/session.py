@@ -17,8 +17,8 @@ import pytest
 from lowent.cache import Cache
 from lowent.config import SpecError
 from lowent.profiles import DEFAULT_PROFILE, PROFILES, Profile, get_profile
-from lowent.seedtext import format_seeds
-from lowent.progress import read_seeds, usable_cores
+from lowent.progress import usable_cores
+from lowent.seedtext import format_seeds, read_seeds
 
 DEVICES = ("auto", "cpu", "cuda")
 EXECUTORS = ("local", "ray")
