@@ -63,7 +63,7 @@ class Checkpoint:
     spec: RunSpec | None  # None: the file cannot be read
     epoch: int
     wall_s: float
-    status: str  # "resumable", "training now", "stale: ...", "unused: ...", "unreadable"
+    status: str  # "resumable", "locked: ...", "stale: ...", "unused: ...", "unreadable"
 
     @property
     def prunable(self) -> bool:
@@ -120,7 +120,9 @@ def checkpoints(cache: Cache) -> list[Checkpoint]:
         elif device is None:
             status = f"for another device ({stamp.get('device')}): left alone"
         elif cache.on(device).held_elsewhere(spec):
-            status = "training now"
+            # The lock's holder trains the run, or has it queued (the Ray executor's driver
+            # holds the locks of all the runs it submitted until each is stored).
+            status = "locked: a running process trains it or has it queued"
         elif not (left := cache.on(device).missing(spec)):
             status = "unused: every seed of its stack has an entry (trained in other stacks)"
         else:
@@ -175,7 +177,7 @@ def _order(spec: RunSpec) -> tuple:
 def _to_go(c: Checkpoint) -> str:
     """The time a run that will go on from `c` still needs at its own pace so far (its wall
     time per epoch up to the checkpoint); empty for one that will not go on from it."""
-    if c.spec is None or c.epoch <= 0 or not c.status.startswith(("resumable", "training")):
+    if c.spec is None or c.epoch <= 0 or not c.status.startswith(("resumable", "locked")):
         return ""
     left = c.wall_s / c.epoch * (c.spec.train.epochs - c.epoch)
     return f" (about {left / 60:,.0f} min to go at its pace so far)"

@@ -38,7 +38,7 @@ def test_each_checkpoint_is_told_apart_and_prune_keeps_what_can_resume(trained, 
     _checkpoint(cache, (0, 1))  # both seeds have entries: unused
     _checkpoint(cache, (2, 3))  # not trained: resumable
     _checkpoint(cache, (4,), code="0.0.1+000000000000")  # another code version: stale
-    _checkpoint(cache, (5,))  # its seed's lock held below: training now
+    _checkpoint(cache, (5,))  # its seed's lock held below: locked
     (root / "checkpoints" / "junk.pt").write_bytes(b"not a checkpoint")
     busy = FileLock(str(root / f"{entry_key(SPEC.replace(seeds=(5,)))}.lock"))
     busy.acquire()
@@ -47,7 +47,7 @@ def test_each_checkpoint_is_told_apart_and_prune_keeps_what_can_resume(trained, 
         assert status[(0, 1)].startswith("unused")
         assert status[(2, 3)] == "resumable: seeds 2-3 to train"
         assert status[(4,)].startswith("stale: written with another code (0.0.1+")
-        assert status[(5,)] == "training now"
+        assert status[(5,)].startswith("locked: a running process trains it")
         assert status[None] == "unreadable"
         cps = checkpoints(cache)
         text = "\n".join(report(cache, cps))
