@@ -15,18 +15,24 @@ from lowent.config import SpecError, parse_seeds
 MAX_SEEDS = 10_000  # more seeds than any run set could train: a typo, not a plan
 
 
+_PART = re.compile(r"\s*([0-9]+)\s*(?:-\s*([0-9]+)\s*)?")  # "3" or "0-9", ASCII digits
+
+
 def read_seeds(text: str) -> tuple[int, ...]:
-    """:func:`lowent.config.parse_seeds`, with a one-line error for an empty text or a set of
-    more than MAX_SEEDS seeds (counted before any list is built)."""
+    """:func:`lowent.config.parse_seeds`, with a one-line error for an empty text, a part
+    that is not a seed or a range of them in ASCII digits (int() alone would also read
+    "+3", "1_000" or other scripts' digits), or a set of more than MAX_SEEDS seeds (counted
+    before any list is built)."""
     if not text.strip():
         raise SpecError("no seeds given; write them as e.g. 0-4 or 0,2,5-7")
     count = 0
     for part in text.split(","):
-        lo, _, hi = part.strip().partition("-")
-        if lo.strip().isdigit() and hi.strip().isdigit():
-            count += max(0, int(hi) - int(lo) + 1)
-        else:
-            count += 1
+        m = _PART.fullmatch(part)
+        if m is None:
+            raise SpecError(f"cannot read seeds {text!r}: {part.strip()!r} is not a seed or a "
+                            "range of seeds; use e.g. 0-7 or 0,2,5 (seeds are whole numbers, "
+                            "0 or more)")
+        count += 1 if m[2] is None else max(0, int(m[2]) - int(m[1]) + 1)
     if count > MAX_SEEDS:
         raise SpecError(f"seeds {text!r} name {count:,} seeds; at most {MAX_SEEDS:,}")
     return parse_seeds(text)

@@ -62,22 +62,6 @@ def test_table_and_command_line(tmp_path, capsys):
         power.seeds_of({"environment": {}})
 
 
-def test_the_seeds_entry_reads_back_what_was_written():
-    """One writer (seedtext.seeds_entry), one reader (seedtext.read_seeds_entry) for the report's
-    "seeds" entry: the count for `lowent power`/`compare`, the seeds for the replication."""
-    from lowent.seedtext import read_seeds_entry, seeds_entry
-
-    for seeds in [(0,), (0, 1, 2, 3, 4), tuple(range(10, 24)), (0, 2, 5, 6, 7)]:
-        assert read_seeds_entry(seeds_entry(seeds)) == (len(seeds), seeds)
-    assert read_seeds_entry("5 per configuration") == (5, None)  # older reports
-    assert read_seeds_entry("5 per configuration (0-3)") == (5, None)  # disagrees: not listed
-    big = "1000000000 per configuration (0-999999999)"  # counted, never built
-    assert read_seeds_entry(big) == (10**9, None)
-    for bad in (None, "", "per configuration (0-4)"):
-        with pytest.raises(ValueError, match="seeds"):
-            read_seeds_entry(bad)
-
-
 def test_replication_plan_inverts_the_recorded_t_tests_and_its_power_matches_noncentral_t():
     """The plan's seed SDs reproduce the recorded p-values, and its exact t-test power
     agrees with a simulation of the project's one-sample test."""
