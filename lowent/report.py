@@ -50,6 +50,19 @@ def _verdict_outcome(verdict: dict) -> str:
     return "holds" if verdict.get("passed") else "does not reproduce"
 
 
+def _reason(c: dict) -> tuple[str, str]:
+    """A claim's reason line and its label: "Measured" only where this run computed a
+    verdict (its figures), "Error" for an error, "Skipped" for a skip's stated reason."""
+    text = c.get("reason") or ""
+    if c["outcome"] == "error":
+        return "Error", text
+    if c.get("verdict"):
+        return "Measured", text
+    if c["outcome"] == "skipped":
+        return "Skipped", text.removeprefix("Skipped: ")
+    return "Reason", text
+
+
 def outcome(pytest_outcome: str, verdict: dict | None) -> str:
     """The report's verdict for one claim test from its pytest outcome.
 
@@ -291,8 +304,8 @@ def render(results: dict) -> str:
             f"<figure><img alt='{_e(f.get('title', 'figure'))}' src='data:image/png;base64,"
             f"{base64.b64encode(figure_png(f)).decode()}'><figcaption>{_e(f.get('title', ''))}"
             f"</figcaption></figure>" for f in c.get("figures", []))
-        reason = (f"<p class='reason'><b>{'Measured' if c['outcome'] != 'error' else 'Error'}:"
-                  f"</b> {_e(c['reason'])}</p>" if c.get("reason") else "")
+        label, text = _reason(c)
+        reason = (f"<p class='reason'><b>{label}:</b> {_e(text)}</p>" if text else "")
         sections.append(
             f"<section id='{anchor}'><h2>{_e(claim_label(c) or c['nodeid'])} "
             f"<span style='color:{colour}'>{_e(c['outcome'])}</span></h2>"

@@ -244,6 +244,10 @@ class TestPlugin:
         assert a["environment"]["profile"] == "quick" and a["environment"]["PyTorch"]
         page = parse(out2.read_text())
         assert page.external == [] and len(page.images) == 3
+        # "Measured" labels only what this run computed: a skip's reason is the test's own
+        html = out2.read_text()
+        assert "<b>Skipped:</b> not built</p>" in html and "Measured:</b> Skipped" not in html
+        assert "<b>Measured:</b> contradicted, as expected" in html and "<b>Error:</b>" in html
         # registry order: S1, S1 figures, S2, S4
         assert [r[3] for r in page.rows[1:]] == ["holds", "contradicted", "skipped", "error"]
         # the smallest reachable p (Page's test over 3 sizes of 5 seeds, its resampled floor)
