@@ -19,8 +19,8 @@ L2_EXPECTED = (
     "the RNNs end more than 0.05 nats above H(p_tgt), and the "
     "matched Transformer's KL is lower than the RNNs', not higher")
 # D1: the registered outcomes on the low and high targets (claims/CALIBRATION.md, D1).
-L1_D1 = {"low": ("inconclusive", "d = 64 is not shown below H(p_tgt) (p = 0.08), nor H to "
-                 "fall with d"),
+L1_D1 = {"low": ("inconclusive", "d = 64 is not shown below H(p_tgt), nor H to fall "
+                 "with d"),
          "high": ("contradicted", "d = 32 and d = 64 end above H(p_tgt), not below")}
 L2_D1 = {"low": ("contradicted", "the matched Transformer's KL is lower than the GRU's"),
          "high": ("contradicted", "both RNNs end more than 0.05 nats from H(p_tgt), and the "
