@@ -1,12 +1,14 @@
 """The straightforward implementation a researcher would write, with ``torch.nn`` modules.
 
 One model at a time, per-sample batches of 512 sequences, ``nn.MultiheadAttention`` with a
-causal mask, ``nn.GRU`` / ``nn.LSTM``. It is the baseline of ``python -m lowent bench`` and an
+causal mask (the routed variant's attention written head by head, as its formula reads),
+``nn.GRU`` / ``nn.LSTM``. It is the baseline of ``python -m lowent bench`` and an
 independent reference in the tests: :func:`load_from_stacked` copies model e of a stacked
 engine model into it, and the two must give the same logits.
 """
 from __future__ import annotations
 
+import math
 
 import numpy as np
 import torch
@@ -18,12 +20,40 @@ from lowent.models.transformer import block_plan
 from lowent.target import sequences
 
 
+class RefRoutedAttention(nn.Module):
+    """The routed variant's attention sub-layer as its formula reads, one head at a time:
+    ``w = softmax(W_r x + b_r)``, output ``w_0 residual + sum_h w_h head_h``, where head_h is
+    ``softmax(q_h k_h^T / sqrt(d_h), causal) v_h`` through its own slice Wo_h of the output
+    projection (which has no bias)."""
+
+    def __init__(self, d: int, heads: int):
+        super().__init__()
+        self.heads = heads
+        self.q, self.k, self.v = nn.Linear(d, d), nn.Linear(d, d), nn.Linear(d, d)
+        self.out = nn.Linear(d, d, bias=False)
+        self.router = nn.Linear(d, heads + 1)
+
+    def forward(self, x, residual, mask):  # x, residual [B, T, d]; mask [T, T], True: hidden
+        dh = x.shape[-1] // self.heads
+        w = torch.softmax(self.router(x), dim=-1)  # [B, T, H + 1]
+        out = w[..., :1] * residual
+        for h in range(self.heads):
+            cols = slice(h * dh, (h + 1) * dh)
+            q, k, v = (f(x)[..., cols] for f in (self.q, self.k, self.v))
+            scores = (q @ k.transpose(-1, -2) / math.sqrt(dh)).masked_fill(mask, float("-inf"))
+            head = torch.softmax(scores, dim=-1) @ v  # [B, T, dh]
+            out = out + w[..., h + 1:h + 2] * (head @ self.out.weight[:, cols].T)
+        return out
+
+
 class RefBlock(nn.Module):
     def __init__(self, spec: ModelSpec, attn: bool, ffn: bool):
         super().__init__()
         d = spec.d_model
         self.pre = spec.norm == "pre"
-        self.attn = nn.MultiheadAttention(d, spec.heads, batch_first=True) if attn else None
+        self.routed = spec.variant == "routed"
+        self.attn = ((RefRoutedAttention(d, spec.heads) if self.routed else
+                      nn.MultiheadAttention(d, spec.heads, batch_first=True)) if attn else None)
         self.ln1 = nn.LayerNorm(d) if attn else None
         self.fc1 = nn.Linear(d, spec.ffn_mult * d) if ffn else None
         self.fc2 = nn.Linear(spec.ffn_mult * d, d) if ffn else None
@@ -37,7 +67,9 @@ class RefBlock(nn.Module):
         return self.fc2(self.drop(torch.relu(self.fc1(x))))
 
     def forward(self, x, mask):
-        if self.attn is not None:
+        if self.attn is not None and self.routed:  # the router mixes in the residual itself
+            x = self.attn(self.ln1(x), x, mask) if self.pre else self.ln1(self.attn(x, x, mask))
+        elif self.attn is not None:
             x = x + self._attn(self.ln1(x), mask) if self.pre else self.ln1(x + self._attn(x, mask))
         if self.fc1 is not None:
             x = x + self._ffn(self.ln2(x)) if self.pre else self.ln2(x + self._ffn(x))
@@ -45,12 +77,10 @@ class RefBlock(nn.Module):
 
 
 class RefTransformer(nn.Module):
-    """Decoder-only Transformer of SETTING 3 on [B, T] token batches (not the routed variant)."""
+    """Decoder-only Transformer of SETTING 3 on [B, T] token batches."""
 
     def __init__(self, spec: ModelSpec, vocab: int, length: int):
         super().__init__()
-        if spec.variant == "routed":
-            raise ValueError("the torch.nn reference has no routed variant")
         self.embed = nn.Embedding(vocab + 1, spec.d_model)
         self.register_buffer("pe", sinusoid(length, spec.d_model), persistent=False)
         self.blocks = nn.ModuleList(RefBlock(spec, a, f)
@@ -102,12 +132,18 @@ def load_from_stacked(ref: nn.Module, stacked: nn.Module, e: int) -> nn.Module:
         return ref
     for i, b in enumerate(ref.blocks):
         p = f"blocks.{i}"
-        if b.attn is not None:
+        if b.attn is not None and b.routed:
+            for name in ("q", "k", "v", "out", "router"):
+                getattr(b.attn, name).weight.copy_(sd[f"{p}.attn.{name}.weight"].T)
+                if name != "out":
+                    getattr(b.attn, name).bias.copy_(sd[f"{p}.attn.{name}.bias"][0])
+        elif b.attn is not None:
             qkv = [f"{p}.attn.{n}" for n in "qkv"]
             b.attn.in_proj_weight.copy_(torch.cat([sd[f"{n}.weight"].T for n in qkv]))
             b.attn.in_proj_bias.copy_(torch.cat([sd[f"{n}.bias"][0] for n in qkv]))
             b.attn.out_proj.weight.copy_(sd[f"{p}.attn.out.weight"].T)
             b.attn.out_proj.bias.copy_(sd[f"{p}.attn.out.bias"][0])
+        if b.attn is not None:
             b.ln1.weight.copy_(sd[f"{p}.ln1.weight"][0])
             b.ln1.bias.copy_(sd[f"{p}.ln1.bias"][0])
         if b.fc1 is not None:

@@ -11,7 +11,8 @@ from lowent.target import sequence_contexts
 from tests.helpers import MODEL_KINDS, model_spec
 
 V, T = 5, 5
-REFERENCE_KINDS = [(i, kw) for i, kw in MODEL_KINDS if kw.get("variant") != "routed"]
+REFERENCE_KINDS = MODEL_KINDS + [
+    ("routed_pre_ln", dict(kind="transformer", variant="routed", norm="pre"))]
 
 
 def _logits_both_ways(kw, d=16, layers=2, E=3, dense=False):
@@ -35,8 +36,9 @@ def _logits_both_ways(kw, d=16, layers=2, E=3, dense=False):
                          ids=[i for i, _ in REFERENCE_KINDS])
 def test_engine_logits_equal_torch_nn_reference(kw, dense):
     """GRU/LSTM equal torch.nn.GRU/LSTM and the Transformer equals an nn.MultiheadAttention
-    implementation, given the same weights (float64, eval mode), with attention over gathered
-    ancestors and as matmuls within each sequence (Layout.dense, the faithful layout's form)."""
+    implementation (the routed variant: its formula written head by head), given the same
+    weights (float64, eval mode), with attention over gathered ancestors and as matmuls
+    within each sequence (Layout.dense, the faithful layout's form)."""
     ours, theirs = _logits_both_ways(kw, dense=dense)
     torch.testing.assert_close(ours, theirs, rtol=0, atol=1e-10)
 

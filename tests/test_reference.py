@@ -11,8 +11,9 @@ from tests.helpers import model_spec, small_target
 
 
 @pytest.mark.parametrize("kw", [dict(variant="full"), dict(variant="ffn_main"),
-                                dict(kind="gru", layers=1), dict(kind="lstm", layers=1)],
-                         ids=["full", "ffn_main", "gru", "lstm"])
+                                dict(variant="routed"), dict(kind="gru", layers=1),
+                                dict(kind="lstm", layers=1)],
+                         ids=["full", "ffn_main", "routed", "gru", "lstm"])
 @pytest.mark.parametrize("optimizer", ["adam", "rmsprop"])
 def test_engine_steps_equal_the_torch_nn_loop(kw, optimizer):
     """Trie batches + stacked seeds + flat optimizer == one nn.Module per seed, per-sample
