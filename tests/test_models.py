@@ -1,4 +1,6 @@
 """Stacked models against torch.nn references, initialisation and trace names."""
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -6,6 +8,7 @@ import torch
 from lowent.config import ModelSpec, SpecError
 from lowent.contexts import all_contexts, sequences_layout
 from lowent.models import build_model, matched_layers, param_count
+from lowent.models.layers import sinusoid
 from lowent.reference import build_reference, inputs_and_targets, load_from_stacked
 from lowent.target import sequence_contexts
 from tests.helpers import MODEL_KINDS, model_spec
@@ -148,3 +151,13 @@ def test_parameter_counts_and_matched_depth():
 def test_bad_model_specs_name_the_bad_value(kw, bad):
     with pytest.raises(SpecError, match=bad):
         ModelSpec(**kw)
+
+
+@pytest.mark.parametrize("length, d", [(5, 8), (16, 64)])
+def test_position_encoding_is_vaswanis_formula(length, d):
+    """The engine and the torch.nn reference share `sinusoid`, so the logits tests cannot see
+    an error in it: checked here against PE[p, 2i] = sin(p / 10000^(2i/d)),
+    PE[p, 2i + 1] = cos(p / 10000^(2i/d)), written with the math module."""
+    want = torch.tensor([[(math.sin if j % 2 == 0 else math.cos)(p / 10000 ** ((j - j % 2) / d))
+                          for j in range(d)] for p in range(length)], dtype=torch.float64)
+    torch.testing.assert_close(sinusoid(length, d).double(), want, rtol=0, atol=1e-7)
