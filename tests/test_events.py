@@ -1,6 +1,7 @@
 """Event detectors on synthetic logs with planted spikes and jumps (and with none)."""
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from lowent import events, exact
 from tests.helpers import rejection_rate, rejects
@@ -28,7 +29,48 @@ def plant_spike(loss, start, height=0.25, rise=3, decay=25):
     return out
 
 
+def spikes_step_by_step(loss):
+    """The spike rule of lowent.events read literally: at every step t the median and MAD of
+    the previous SPIKE_BASELINE steps, no prefilter (the detector computes them only where
+    the loss is above 1 + SPIKE_RISE times the window's minimum for SPIKE_MIN_STEPS steps)."""
+    x, W, k = np.asarray(loss, dtype=np.float64), events.SPIKE_BASELINE, events.SPIKE_MIN_STEPS
+    out, t = [], W
+    while t + k <= len(x):
+        win = x[t - W: t]
+        base = float(np.median(win))
+        thr = base + max(events.SPIKE_SDS * 1.4826 * float(np.median(np.abs(win - base))),
+                         events.SPIKE_RISE * abs(base))
+        if not all(x[t + j] > thr for j in range(k)):
+            t += 1
+            continue
+        back = 0.5 * (base + thr)
+        ret = next((u for u in range(t + k, min(len(x), t + 1 + events.SPIKE_RETURN))
+                    if x[u] < back), None)
+        if ret is None:  # stayed up: a level shift
+            t += events.SPIKE_RETURN
+        else:
+            out.append(t)
+            t = ret + 1
+    return out
+
+
 class TestLossSpikes:
+    @settings(max_examples=40, deadline=None)
+    @given(seed=st.integers(0, 2**32 - 1), spikes=st.integers(0, 6), shifts=st.integers(0, 2),
+           noise=st.sampled_from([0.0, 0.003, 0.012, 0.05]), steps=st.integers(130, 2500))
+    def test_the_prefiltered_detector_equals_the_rule_read_step_by_step(self, seed, spikes,
+                                                                          shifts, noise, steps):
+        """Random curves with planted spikes of random height, length and place (some at the
+        end, some small enough to be doubtful) and level shifts that stay."""
+        rng = np.random.default_rng(seed)
+        loss = quiet_loss(rng, steps=steps, noise=noise, heavy=bool(seed % 2))
+        for _ in range(spikes):
+            loss = plant_spike(loss, int(rng.integers(0, steps)), height=rng.uniform(0.01, 0.6),
+                               rise=int(rng.integers(1, 6)), decay=int(rng.integers(1, 200)))
+        for _ in range(shifts):
+            loss[int(rng.integers(0, steps)):] *= 1 + rng.uniform(0.02, 0.5)
+        assert events.loss_spikes(loss).tolist() == spikes_step_by_step(loss)
+
     def test_finds_planted_spikes_and_nothing_else(self):
         rng = np.random.default_rng(1)
         starts = [1500, 4000, 4400, 9000, 12_500]
