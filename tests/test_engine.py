@@ -139,6 +139,27 @@ def test_logging_dead_neurons_does_not_change_training(kw):
     assert tr.probe_steps == list(range(0, 20, 3))
 
 
+def test_the_logged_dead_count_equals_a_per_sample_count_on_the_weights_it_saw():
+    """The dead-neuron count S2-S4 read (per_step "dead_count", probed after every
+    log_every-th step on the 781-context trie) equals counting, on the final weights, the
+    neurons never active at any of the 15,625 positions of a per-sample forward."""
+    from lowent.contexts import sequences_layout
+
+    tr = Trainer(_spec(dict(variant="full"), (0, 1), log_every=4))
+    with torch.no_grad():  # some neurons dead, differently in each model
+        tr.model.blocks[0].ffn.fc1.bias[0, 0, :5] = -50.0
+        tr.model.blocks[1].ffn.fc1.bias[1, 0, 3:6] = -50.0
+    tr.steps(0, 5)  # probes after steps 0 and 4: the last one on the final weights
+    assert tr.probe_steps == [0, 4] and tr.model.training
+    tr.model.eval()
+    with torch.no_grad():
+        _, per = tr.model(sequences_layout(np.arange(5**5)[None].repeat(2, 0), 5, 5), trace=True)
+    active = np.concatenate([per[f"blocks.{i}.ffn.post"].numpy() > 0 for i in (0, 1)], -1)
+    brute = (active.sum(axis=1) == 0).sum(-1)  # [E] never active at any position
+    np.testing.assert_array_equal(tr.probe_dead[-1], brute)
+    assert (brute >= [5, 3]).all()
+
+
 def test_run_trace_has_every_metric_and_survives_save_and_load(tmp_path):
     spec = _spec(dict(variant="full"), (0, 3), log_every=4)
     spec = spec.replace(train=TrainSpec(**{**spec.train.__dict__, "dtype": "float32"}))

@@ -37,13 +37,20 @@ def test_activation_counts_and_activity_equal_brute_force():
     assert (counts[:, :3] == 0).all() and (counts[:, 32 + 5] == 15_625).all()
     np.testing.assert_allclose(dead_fraction(counts), (counts == 0).mean(-1))
     assert (dead_fraction(counts) >= 3 / 64).all()
+    # the histogram of the brute-force counts, binned by integer arithmetic: bin
+    # floor(20 count / 15,625), the last bin closed (np.histogram's convention)
     hist = count_histogram(counts, V, T)
-    assert hist.shape == (2, 20)
-    np.testing.assert_allclose(hist.sum(-1), 1.0)
+    bins = np.minimum(brute.sum(axis=1) * 20 // 15_625, 19)
+    want = np.stack([np.bincount(b, minlength=20) / b.size for b in bins])
+    np.testing.assert_array_equal(hist, want)
+    # the epoch's probes (the per-epoch dead and active fractions) from the same brute force
+    probes = epoch_probes(rec, V, T, 2)
+    np.testing.assert_array_equal(probes["dead_fraction"], (brute.sum(axis=1) == 0).mean(-1))
+    np.testing.assert_allclose(probes["active_fraction"], brute.mean(axis=(1, 2)), atol=1e-15)
 
 
-def test_route_histograms_are_distributions_over_all_positions():
-    m = build_model(model_spec(dict(variant="routed"), d=8, layers=3), range(2)).eval()
+def test_route_histograms_equal_brute_force_over_all_positions():
+    m = build_model(model_spec(dict(variant="routed"), d=8, layers=3), range(2)).double().eval()
     with torch.no_grad():
         _, rec = m(all_contexts(V, T), trace=True)
     w = route_weights(rec)
@@ -52,10 +59,19 @@ def test_route_histograms_are_distributions_over_all_positions():
         h = route_histogram(w, V, T, residual_only=residual_only)
         assert h.shape == (2, 30)
         np.testing.assert_allclose(h.sum(-1), 1.0)
-    # brute force for the residual histogram of model 0
-    flat = np.repeat(w[0, :, :, 0], multiplicity(V, T), axis=1).ravel()
-    np.testing.assert_allclose(route_histogram(w, V, T, True)[0],
-                               np.histogram(flat, np.linspace(0, 1, 31))[0] / flat.size)
+    # brute force: the router's weights at each of the 15,625 positions of a per-sample
+    # forward, every layer, every path (or the residual's alone), every model
+    with torch.no_grad():
+        _, per = m(sequences_layout(np.arange(V**T)[None].repeat(2, 0), V, T), trace=True)
+    every = np.stack([per[f"blocks.{i}.route"].numpy() for i in range(3)], axis=1)
+    assert every.shape == (2, 3, 15_625, 5)
+    for residual_only in (False, True):
+        for e in range(2):
+            flat = (every[e, ..., 0] if residual_only else every[e]).ravel()
+            bins = np.minimum((flat * 30).astype(np.int64), 29)
+            np.testing.assert_allclose(route_histogram(w, V, T, residual_only)[e],
+                                       np.bincount(bins, minlength=30) / flat.size,
+                                       rtol=0, atol=1e-12)
 
 
 def test_models_without_ffn_have_nan_probes():
