@@ -105,6 +105,14 @@ def test_jitter_p_equals_enumeration_of_every_placement():
             assert got.pvalue == pytest.approx(np.mean(np.array(totals) >= observed), abs=1e-12)
             assert got.min_pvalue == pytest.approx(np.mean(np.array(totals) >= max(totals)),
                                                    abs=1e-12)
+            # the opposite tail, the effect (against the null mean) and the interval (the
+            # null's alpha and 1 - alpha quantiles) from the same enumeration
+            tot, n = np.array(totals), sum(x.size for x in jumps)
+            assert got.pvalue_opposite == pytest.approx(np.mean(tot <= observed), abs=1e-12)
+            assert got.effect == pytest.approx((observed - tot.mean()) / n, abs=1e-12)
+            lo, hi = (min(k for k in range(max(totals) + 1) if np.mean(tot <= k) >= q - 1e-12)
+                      for q in (exact.ALPHA, 1 - exact.ALPHA))
+            assert got.ci == pytest.approx((observed / n - hi / n, observed / n - lo / n))
         else:
             assert got.pvalue == got.min_pvalue == 1.0
 
