@@ -15,7 +15,13 @@ from lowent.config import SpecError, parse_seeds
 MAX_SEEDS = 10_000  # more seeds than any run set could train: a typo, not a plan
 
 
+MAX_DIGITS = 18  # a seed's digits (int() refuses over 4,300; a seed fits in 64 bits)
 _PART = re.compile(r"\s*([0-9]+)\s*(?:-\s*([0-9]+)\s*)?")  # "3" or "0-9", ASCII digits
+
+
+def _short(text: str, most: int = 40) -> str:
+    """`text` cut to `most` characters for an error message."""
+    return text if len(text) <= most else text[:most] + "..."
 
 
 def read_seeds(text: str) -> tuple[int, ...]:
@@ -29,12 +35,14 @@ def read_seeds(text: str) -> tuple[int, ...]:
     for part in text.split(","):
         m = _PART.fullmatch(part)
         if m is None:
-            raise SpecError(f"cannot read seeds {text!r}: {part.strip()!r} is not a seed or a "
-                            "range of seeds; use e.g. 0-7 or 0,2,5 (seeds are whole numbers, "
-                            "0 or more)")
+            raise SpecError(f"cannot read seeds {_short(text)!r}: {_short(part.strip())!r} is "
+                            "not a seed or a range of seeds; use e.g. 0-7 or 0,2,5 (seeds are "
+                            "whole numbers, 0 or more)")
+        if any(len(g) > MAX_DIGITS for g in m.groups() if g):
+            raise SpecError(f"seeds {_short(text)!r}: a seed of more than {MAX_DIGITS} digits")
         count += 1 if m[2] is None else max(0, int(m[2]) - int(m[1]) + 1)
     if count > MAX_SEEDS:
-        raise SpecError(f"seeds {text!r} name {count:,} seeds; at most {MAX_SEEDS:,}")
+        raise SpecError(f"seeds {_short(text)!r} name {count:,} seeds; at most {MAX_SEEDS:,}")
     return parse_seeds(text)
 
 
@@ -64,10 +72,10 @@ def read_seeds_entry(entry) -> tuple[int, tuple[int, ...] | None]:
     A list that disagrees with the count, or names more than MAX_SEEDS seeds, reads as not
     listed. Raises ValueError where the entry does not give the count."""
     text = "" if entry is None else str(entry)
-    m = re.match(r"\s*(\d+)", text)
+    m = re.match(rf"\s*([0-9]{{1,{MAX_DIGITS}}})(?![0-9])", text)
     if m is None:
         raise ValueError("the report does not say how many seeds it used (environment 'seeds')")
-    listed = re.search(r"\(([\d,\s-]+)\)\s*$", text)
+    listed = re.search(r"\(([0-9,\s-]+)\)\s*$", text)
     try:  # read_seeds counts a list before building it: a report is untrusted input
         seeds = read_seeds(listed[1]) if listed else None
     except SpecError:

@@ -24,6 +24,7 @@ def test_seeds_are_read_as_written():
     ("1,1", "must be distinct"),
     (f"0-{MAX_SEEDS}", f"name {MAX_SEEDS + 1:,} seeds; at most {MAX_SEEDS:,}"),
     ("  ", "no seeds given"),
+    ("0-" + "9" * 5000, "a seed of more than 18 digits"),  # int() refuses over 4,300 digits
 ])
 def test_a_bad_seeds_text_is_one_clear_error_before_any_list_is_built(text, says):
     """Each part is a seed or a range in ASCII digits, counted before parse_seeds builds
@@ -43,6 +44,7 @@ def test_the_seeds_entry_reads_back_what_was_written():
     assert read_seeds_entry("5 per configuration (0-3)") == (5, None)  # disagrees: not listed
     big = "1000000000 per configuration (0-999999999)"  # counted, never built
     assert read_seeds_entry(big) == (10**9, None)
-    for bad in (None, "", "per configuration (0-4)"):
+    assert read_seeds_entry("5 per configuration (0-" + "9" * 5000 + ")") == (5, None)
+    for bad in (None, "", "per configuration (0-4)", "9" * 5000 + " per configuration"):
         with pytest.raises(ValueError, match="seeds"):
             read_seeds_entry(bad)
