@@ -1,7 +1,7 @@
 """Event detectors on synthetic logs with planted spikes and jumps (and with none)."""
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from lowent import events, exact
 from tests.helpers import rejection_rate, rejects
@@ -58,6 +58,11 @@ class TestLossSpikes:
     @settings(max_examples=40, deadline=None)
     @given(seed=st.integers(0, 2**32 - 1), spikes=st.integers(0, 6), shifts=st.integers(0, 2),
            noise=st.sampled_from([0.0, 0.003, 0.012, 0.05]), steps=st.integers(130, 2500))
+    # curves on which a prefilter twice as strict (2 x SPIKE_RISE) misses or moves a spike,
+    # so the test tells it apart on every run, whatever hypothesis draws besides
+    @example(seed=1409501674, spikes=6, shifts=0, noise=0.0, steps=1822)
+    @example(seed=2792463427, spikes=2, shifts=0, noise=0.003, steps=2199)
+    @example(seed=3874382100, spikes=4, shifts=2, noise=0.0, steps=1927)
     def test_the_prefiltered_detector_equals_the_rule_read_step_by_step(self, seed, spikes,
                                                                           shifts, noise, steps):
         """Random curves with planted spikes of random height, length and place (some at the
