@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
+import numbers
 from dataclasses import dataclass, field
 
 # --- the controlled task (SETTING 1) -------------------------------------------------------
@@ -34,6 +36,8 @@ VARIANTS = ("full", "attention_only", "attention_main", "ffn_main", "routed")
 NORMS = ("post", "pre")
 LAYOUTS = ("trie", "dedup", "per_sample", "faithful")
 DTYPES = ("float32", "float64")
+# The exact quantities enumerate every one of the vocab ** length sequences.
+MAX_SEQUENCES = 2**20
 
 
 class SpecError(ValueError):
@@ -43,6 +47,16 @@ class SpecError(ValueError):
 def _choice(what: str, value, allowed) -> None:
     if value not in allowed:
         raise SpecError(f"unknown {what} {value!r}; choose from {', '.join(map(str, allowed))}")
+
+
+def _integers(owner: str, least: dict[str, int], values: dict) -> None:
+    """Each named value is an integer (not a bool, float or text) of at least its bound."""
+    for name, low in least.items():
+        v = values[name]
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+            raise SpecError(f"{owner} {name} must be an integer, got {v!r}")
+        if v < low:
+            raise SpecError(f"{owner} {name} must be >= {low}, got {v}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -61,14 +75,20 @@ class TargetSpec:
         return cls(probs=TARGETS[name], **kw)
 
     def __post_init__(self):
-        object.__setattr__(self, "probs", tuple(float(p) for p in self.probs))
-        if self.vocab < 2 or self.length < 1:
-            raise SpecError(f"vocab must be >= 2 and length >= 1, got {self.vocab}, {self.length}")
+        _integers("target", {"vocab": 2, "length": 1, "seed": 0, "n_samples": 1}, vars(self))
+        if self.vocab ** self.length > MAX_SEQUENCES:
+            raise SpecError(
+                f"vocab ** length = {self.vocab} ** {self.length} sequences; the exact evaluation "
+                f"enumerates them all, at most {MAX_SEQUENCES:,}")
+        probs = self.probs
+        probs = (probs,) if isinstance(probs, (numbers.Number, str, bytes)) else tuple(probs)
+        if not all(isinstance(p, numbers.Real) and not isinstance(p, bool)
+                   and math.isfinite(p) and p > 0 for p in probs):
+            raise SpecError(f"target probs must be positive numbers, got {self.probs!r}")
+        object.__setattr__(self, "probs", tuple(float(p) for p in probs))
         if not 1 <= len(self.probs) <= self.vocab or abs(sum(self.probs) - 1) > 1e-9:
             raise SpecError(
                 f"target probs {self.probs} must sum to 1 over at most {self.vocab} characters")
-        if self.n_samples < 1:
-            raise SpecError(f"n_samples must be positive, got {self.n_samples}")
 
     @property
     def name(self) -> str:
@@ -93,16 +113,14 @@ class ModelSpec:
 
     def __post_init__(self):
         _choice("model", self.kind, MODEL_KINDS)
-        if self.d_model < 1:
-            raise SpecError(f"d_model must be positive, got {self.d_model}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise SpecError(f"dropout must be in [0, 1), got {self.dropout}")
+        _integers("model", {"d_model": 1, "layers": 1, "heads": 1, "ffn_mult": 1}, vars(self))
+        if (isinstance(self.dropout, bool) or not isinstance(self.dropout, numbers.Real)
+                or not 0.0 <= self.dropout < 1.0):
+            raise SpecError(f"dropout must be a number in [0, 1), got {self.dropout!r}")
         if self.kind == "transformer":
             _choice("variant", self.variant, VARIANTS)
             _choice("norm", self.norm, NORMS)
-            if self.layers < 1:
-                raise SpecError(f"layers must be >= 1, got {self.layers}")
-            if self.heads < 1 or self.d_model % self.heads:
+            if self.d_model % self.heads:
                 raise SpecError(f"d_model {self.d_model} is not divisible by {self.heads} heads")
         elif self.layers != 1:
             raise SpecError(f"{self.kind} has one layer (SETTING 3), got layers={self.layers}")
@@ -127,10 +145,7 @@ class TrainSpec:
         _choice("optimizer", self.optimizer, tuple(OPTIMIZERS))
         _choice("layout", self.layout, LAYOUTS)
         _choice("dtype", self.dtype, DTYPES)
-        if self.epochs < 1 or self.batch_size < 1 or self.log_every < 0:
-            raise SpecError(
-                f"epochs and batch_size must be positive and log_every >= 0, "
-                f"got {self.epochs}, {self.batch_size}, {self.log_every}")
+        _integers("training", {"epochs": 1, "batch_size": 1, "log_every": 0}, vars(self))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -143,9 +158,17 @@ class RunSpec:
     seeds: tuple[int, ...] = (0,)  # torch init seed and minibatch-order seed of each model
 
     def __post_init__(self):
-        object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
-        if not self.seeds:
+        for name, kind in (("target", TargetSpec), ("model", ModelSpec), ("train", TrainSpec)):
+            if not isinstance(getattr(self, name), kind):
+                raise SpecError(f"a run's {name} must be a {kind.__name__}, "
+                                f"got {type(getattr(self, name)).__name__}")
+        seeds = self.seeds
+        seeds = (seeds,) if isinstance(seeds, (numbers.Number, str, bytes)) else tuple(seeds)
+        if not seeds:
             raise SpecError("a run needs at least one seed")
+        if not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in seeds):
+            raise SpecError(f"seeds must be integers, got {self.seeds!r}")
+        object.__setattr__(self, "seeds", tuple(int(s) for s in seeds))
         if len(set(self.seeds)) != len(self.seeds) or min(self.seeds) < 0:
             raise SpecError(f"seeds must be distinct and non-negative, got {self.seeds}")
         if self.train.batch_size > self.target.n_samples:

@@ -169,8 +169,9 @@ class TestScheduledWorkflow:
         compare_step = next(s for s in steps if "lowent compare" in s)
         assert "python -m lowent compare baselines/" in compare_step
         assert "python -m lowent compare baselines/" in readme
-        # one install everywhere: the README's extras are CI's, CONTRIBUTING's and the workflow's (a missing
-        # extra skips its tests there, e.g. the Ray executor's equivalence tests)
+        # one install everywhere: the README's extras are CI's, CONTRIBUTING's and the
+        # workflow's (a missing extra skips its tests there, e.g. the Ray executor's
+        # equivalence tests)
         extras = re.compile(r"-e '(\.\[[a-z,]+\])'")
         installs = {where: extras.findall(text) for where, text in (
             ("README", readme), ("CI", (ROOT / ".ci" / "run").read_text()),

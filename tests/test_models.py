@@ -147,7 +147,9 @@ def test_parameter_counts_and_matched_depth():
 @pytest.mark.parametrize("kw, bad", [
     (dict(kind="mamba"), "mamba"), (dict(d_model=30), "30"), (dict(variant="moe"), "moe"),
     (dict(norm="sandwich"), "sandwich"), (dict(kind="gru", layers=2), "layers=2"),
-    (dict(dropout=1.5), "1.5")])
+    (dict(dropout=1.5), "1.5"), (dict(dropout="0.1"), "number in .*'0.1'"),
+    (dict(ffn_mult=0), "ffn_mult must be >= 1, got 0"), (dict(heads=2.0), "heads must be an integer"),
+    (dict(d_model=64.0), "d_model must be an integer, got 64.0"), (dict(layers=0), "layers")])
 def test_bad_model_specs_name_the_bad_value(kw, bad):
     with pytest.raises(SpecError, match=bad):
         ModelSpec(**kw)

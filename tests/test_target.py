@@ -71,7 +71,14 @@ def test_canonical_context_order_matches_enumeration():
 
 @pytest.mark.parametrize("kw, bad", [
     (dict(probs=(0.5, 0.4)), "sum to 1"), (dict(vocab=1), "vocab"),
-    (dict(probs=(0.2,) * 6, vocab=5), "at most 5")])
+    (dict(probs=(0.2,) * 6, vocab=5), "at most 5"),
+    # numbers that sum to 1 but are no distribution, and sizes that are no sizes
+    (dict(probs=(1.5, -0.5)), r"positive numbers, got \(1.5, -0.5\)"),
+    (dict(probs=(float("nan"), 0.5)), "positive numbers"), (dict(probs=(1.0, 0.0)), "positive"),
+    (dict(probs=("0.8", "0.2")), "positive numbers"), (dict(seed=-1), "seed must be >= 0"),
+    (dict(vocab=5.0), "vocab must be an integer, got 5.0"), (dict(n_samples=0), "n_samples"),
+    (dict(length=True), "length must be an integer"),
+    (dict(length=40), r"5 \*\* 40 sequences; .* at most 1,048,576")])
 def test_bad_target_specs_are_clear_errors(kw, bad):
     with pytest.raises(SpecError, match=bad):
         TargetSpec(**kw)
