@@ -104,6 +104,8 @@ def test_replication_judge_tests_each_part_against_the_smallest_effect_of_intere
 ROOT = Path(__file__).resolve().parents[1]
 # the F1 replication's record (per-seed figures of seeds 10-23; claims/CALIBRATION.md)
 F1_RECORD = ROOT / "baselines" / "replication-F1-paper-seeds10-23.json"
+# L1's (seeds 10-16), retrained on 2026-12-07 by training code 0.1.0+4581a4f7bc2e
+L1_RECORD = ROOT / "baselines" / "replication-L1-paper-seeds10-16.json"
 
 
 def test_replication_judge_says_per_claim_whether_a_report_is_the_replication(tmp_path):
@@ -173,6 +175,32 @@ def test_the_recorded_f1_replication_follows_from_its_seeds_under_todays_family(
         assert v.parts[p["statement"]].pvalue == pytest.approx(p["p_value"], rel=1e-12)
     assert r.judge(str(path))[2] == ("  the planned fresh seeds 10-23: this is the "
                                      "replication's verdict")
+
+
+def test_the_recorded_l1_replication_follows_from_its_seeds_under_todays_family():
+    """baselines/replication-L1-paper-seeds10-16.json keeps the replication's per-seed final
+    entropies of the Transformer at d = 8, 16, 32, 64 (7 fresh seeds, trained faithfully;
+    claims/CALIBRATION.md). L1's family as it is now, run on those seeds, gives the recorded
+    outcome and p-values."""
+    from lowent import replication as r
+    from lowent.claims.low_entropy import l1_family
+
+    rec = json.loads(L1_RECORD.read_text())
+    assert r.seeds_judged(rec) == tuple(range(10, 17))
+    (claim,) = [c for c in rec["claims"] if c["claim"] == "L1"]
+    parts = {p["statement"]: p for p in claim["verdict"]["parts"]}
+    groups = parts["H decreases with d"]["data"]
+    H = {d: np.array(groups[f"group{i}"]) for i, d in enumerate((8, 16, 32, 64))}
+    for d in (32, 64):  # the one-sample parts judge the same seeds as the trend
+        assert parts[f"d = {d}: H < H(p_tgt)"]["data"]["x"] == H[d].tolist()
+    h_tgt = parts["d = 64: H < H(p_tgt)"]["call"]["kw"]["value"]
+    v = l1_family(H, h_tgt)
+    assert all(len(x) == 7 for x in H.values())
+    assert v.outcome == claim["verdict"]["outcome"]
+    for statement, p in parts.items():
+        assert v.parts[statement].pvalue == pytest.approx(p["p_value"], rel=1e-12)
+    assert r.judge(str(L1_RECORD))[2] == ("  the planned fresh seeds 10-16: this is the "
+                                          "replication's verdict")
 
 
 def test_parametric_power_matches_noncentral_t_at_the_measured_effect():
