@@ -49,6 +49,16 @@ def _choice(what: str, value, allowed) -> None:
         raise SpecError(f"unknown {what} {value!r}; choose from {', '.join(map(str, allowed))}")
 
 
+def _as_tuple(what: str, value) -> tuple:
+    """A number or text as a one-element tuple; any other iterable as a tuple."""
+    if isinstance(value, (numbers.Number, str, bytes)):
+        return (value,)
+    try:
+        return tuple(value)
+    except TypeError:
+        raise SpecError(f"{what} must be a sequence of numbers, got {value!r}") from None
+
+
 def _integers(owner: str, least: dict[str, int], values: dict) -> None:
     """Each named value is an integer (not a bool, float or text) of at least its bound."""
     for name, low in least.items():
@@ -76,12 +86,12 @@ class TargetSpec:
 
     def __post_init__(self):
         _integers("target", {"vocab": 2, "length": 1, "seed": 0, "n_samples": 1}, vars(self))
-        if self.vocab ** self.length > MAX_SEQUENCES:
+        # vocab >= 2, so a length past log2(MAX_SEQUENCES) is too many (and not computed)
+        if self.length > MAX_SEQUENCES.bit_length() or self.vocab ** self.length > MAX_SEQUENCES:
             raise SpecError(
                 f"vocab ** length = {self.vocab} ** {self.length} sequences; the exact evaluation "
                 f"enumerates them all, at most {MAX_SEQUENCES:,}")
-        probs = self.probs
-        probs = (probs,) if isinstance(probs, (numbers.Number, str, bytes)) else tuple(probs)
+        probs = _as_tuple("target probs", self.probs)
         if not all(isinstance(p, numbers.Real) and not isinstance(p, bool)
                    and math.isfinite(p) and p > 0 for p in probs):
             raise SpecError(f"target probs must be positive numbers, got {self.probs!r}")
@@ -162,8 +172,7 @@ class RunSpec:
             if not isinstance(getattr(self, name), kind):
                 raise SpecError(f"a run's {name} must be a {kind.__name__}, "
                                 f"got {type(getattr(self, name)).__name__}")
-        seeds = self.seeds
-        seeds = (seeds,) if isinstance(seeds, (numbers.Number, str, bytes)) else tuple(seeds)
+        seeds = _as_tuple("seeds", self.seeds)
         if not seeds:
             raise SpecError("a run needs at least one seed")
         if not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in seeds):

@@ -18,11 +18,22 @@ def test_bad_training_specs_name_the_bad_value(kw, bad):
     (dict(seeds=(1.5,)), r"seeds must be integers, got \(1.5,\)"),
     (dict(seeds="0-4"), "seeds must be integers, got '0-4'"), (dict(seeds=(True,)), "integers"),
     (dict(seeds=()), "at least one seed"), (dict(seeds=(2, 2)), "distinct"),
+    (dict(seeds=None), "seeds must be a sequence of numbers, got None"),
     (dict(seeds=(-1,)), "non-negative"), (dict(model={"d_model": 8}), "model must be a ModelSpec"),
     (dict(train=TrainSpec(batch_size=2**17)), "exceeds the data set")])
 def test_bad_run_specs_name_the_bad_value(kw, bad):
     with pytest.raises(SpecError, match=bad):
         RunSpec(**kw)
+
+
+@pytest.mark.parametrize("kw, bad", [
+    (dict(probs=None), "probs must be a sequence of numbers, got None"),
+    (dict(vocab=10, length=10**9), r"10 \*\* 1000000000 sequences"),  # refused, not computed
+    (dict(vocab=2, length=21), r"2 \*\* 21 sequences")])
+def test_impossible_targets_are_refused_at_once(kw, bad):
+    with pytest.raises(SpecError, match=bad):
+        TargetSpec(**kw)
+    assert TargetSpec(vocab=2, length=20, probs=(0.5, 0.5)).length == 20  # 2**20: allowed
 
 
 def test_numpy_and_python_numbers_make_the_same_spec_and_key():
