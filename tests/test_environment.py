@@ -66,21 +66,45 @@ def test_holds(record_verdict):
 
 def test_the_baseline_in_the_repository_is_current():
     """baselines/ holds the default profile's results on the reference version; it must be
-    of this results schema and cover every claim of the default run (refresh: README)."""
+    of this results schema and cover every claim the PyTorch-version check runs: the default
+    run's and those of lowent.claims.VERSION_CHECK (refresh: README)."""
     import json
 
-    from lowent.claims import CLAIMS, NOT_DEFAULT
+    from lowent.claims import CLAIMS, NOT_DEFAULT, VERSION_CHECK
     from lowent.report import SCHEMA
 
     base = json.loads((CONSTRAINTS.parent / "baselines" / "quick-torch2.13.0-cpu.json").read_text())
     env = base["environment"]
     assert env["schema"] == SCHEMA and env["profile"] == "quick"
     assert env["PyTorch"].startswith("2.13.0") and env["PyTorch build"] == "CPU"
-    default = {c.id for c in CLAIMS.values() if c.marker not in NOT_DEFAULT}
-    assert {r["claim"] for r in base["claims"]} == default
+    checked = {c.id for c in CLAIMS.values()
+               if c.marker not in NOT_DEFAULT or c.marker in VERSION_CHECK}
+    assert {r["claim"] for r in base["claims"]} == checked
     # a claim whose trie verdict differs from faithful training's is skipped under quick
     assert all(r["verdict"] or r["outcome"] == "holds" or r["outcome"] == "skipped"
                and CLAIMS[r["claim"]].trie == "differs" for r in base["claims"])
+
+
+def test_the_version_check_runs_the_default_claims_and_version_checks_markers():
+    """The PyTorch-version workflow's -m expression leaves out exactly the markers of
+    NOT_DEFAULT that VERSION_CHECK does not name, and pytest selects by it the default
+    run's claims and VERSION_CHECK's."""
+    import re
+
+    from _pytest.mark.expression import Expression
+
+    from lowent.claims import CLAIMS, NOT_DEFAULT, VERSION_CHECK
+
+    workflow = (CONSTRAINTS.parent / ".github" / "workflows" / "torch-versions.yml").read_text()
+    commands = re.findall(r"run: python -m pytest (.*)", workflow)
+    assert len(commands) == 1
+    expr = re.search(r'-m "([^"]*)"', commands[0]).group(1)
+    assert expr == " and ".join(f"not {m}" for m in NOT_DEFAULT if m not in VERSION_CHECK)
+    selected = {c.id for c in CLAIMS.values()
+                if Expression.compile(expr).evaluate(lambda name, c=c, **_: name == c.marker)}
+    assert selected == {c.id for c in CLAIMS.values()
+                        if c.marker not in NOT_DEFAULT or c.marker in VERSION_CHECK}
+    assert set(VERSION_CHECK) <= set(NOT_DEFAULT)
 
 
 def test_the_default_run_is_the_plugins_not_an_ini_list():

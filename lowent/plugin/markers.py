@@ -80,12 +80,13 @@ def pytest_collection_modifyitems(config, items):
 
 def outside_default_run(config, items) -> list:
     """The tests of claims whose marker is in ``lowent.claims.NOT_DEFAULT`` (robustness,
-    sensitivity, kl_loss: each retrains whole run sets) when no ``-m`` was given, except those
-    of a claim named exactly by a ``-k`` word (``-k F2``, ``-k D1_low``) or a test named by
-    its whole node id (parameter included: ``...::test_x[low]``): a researcher who names a
-    claim gets it. A file or a test's base name does not name its other parameters (L1's
-    test also checks D1 and the sensitivity settings). ``-m`` (any expression) replaces the
-    default, as an ``-m`` on the command line replaces one in the ini file."""
+    sensitivity, kl_loss, optimizers: each trains run sets of its own) when no ``-m`` was
+    given, except those of a claim named exactly by a ``-k`` word (``-k F2``, ``-k D1_low``)
+    or a test named by its whole node id (parameter included: ``...::test_x[low]``): a
+    researcher who names a claim gets it. A file or a test's base name does not name its
+    other parameters (L1's test also checks D1 and the sensitivity settings). ``-m`` (any
+    expression) replaces the default, as an ``-m`` on the command line replaces one in the
+    ini file."""
     if config.option.markexpr:
         return []
     words = _words(config)
