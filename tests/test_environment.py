@@ -86,20 +86,23 @@ def test_the_baseline_in_the_repository_is_current():
 
 
 def test_the_version_check_runs_the_default_claims_and_version_checks_markers():
-    """The PyTorch-version workflow's -m expression leaves out exactly the markers of
-    NOT_DEFAULT that VERSION_CHECK does not name, and pytest selects by it the default
-    run's claims and VERSION_CHECK's."""
+    """The PyTorch-version check's -m expression (the scheduled workflow's and tox's)
+    leaves out exactly the markers of NOT_DEFAULT that VERSION_CHECK does not name, and
+    pytest selects by it the default run's claims and VERSION_CHECK's."""
     import re
 
     from _pytest.mark.expression import Expression
 
     from lowent.claims import CLAIMS, NOT_DEFAULT, VERSION_CHECK
 
-    workflow = (CONSTRAINTS.parent / ".github" / "workflows" / "torch-versions.yml").read_text()
-    commands = re.findall(r"run: python -m pytest (.*)", workflow)
-    assert len(commands) == 1
-    expr = re.search(r'-m "([^"]*)"', commands[0]).group(1)
-    assert expr == " and ".join(f"not {m}" for m in NOT_DEFAULT if m not in VERSION_CHECK)
+    root = CONSTRAINTS.parent
+    workflow = (root / ".github" / "workflows" / "torch-versions.yml").read_text()
+    commands = (re.findall(r"run: python -m pytest (.*)", workflow)
+                + re.findall(r"^commands = pytest (-n .*)", (root / "tox.ini").read_text(), re.M))
+    assert len(commands) == 2  # the workflow's claims run and tox's (not its benchmarks)
+    exprs = {re.search(r'-m "([^"]*)"', command).group(1) for command in commands}
+    expr = " and ".join(f"not {m}" for m in NOT_DEFAULT if m not in VERSION_CHECK)
+    assert exprs == {expr}
     selected = {c.id for c in CLAIMS.values()
                 if Expression.compile(expr).evaluate(lambda name, c=c, **_: name == c.marker)}
     assert selected == {c.id for c in CLAIMS.values()
