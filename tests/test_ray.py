@@ -68,6 +68,19 @@ def test_one_seed_per_task_stores_what_training_each_seed_alone_stores(pytester)
     assert len(a) == 6 and a == b  # 3 runs x 2 seeds
 
 
+def test_a_local_cluster_under_auto_slots_gets_every_usable_core_whatever_the_drivers_threads():
+    """Ray tasks train on one torch thread each, so auto slots start a local cluster of all
+    usable cores, not cores over the driver's torch threads (a plain pytest on 2 cores has 2
+    threads, and its cluster had 1 CPU: one task at a time). A number is kept, 0 is all."""
+    from lowent.plugin.scheduling import ray_local_cpus
+    from lowent.progress import usable_cores
+
+    # auto's slots from a driver of 2 threads on 2 cores are 1; the cluster takes the cores
+    assert ray_local_cpus("auto", 1) == usable_cores()
+    assert ray_local_cpus("3", 3) == 3
+    assert ray_local_cpus("0", None) is None
+
+
 def test_ray_with_xdist_is_a_one_line_usage_error(pytester):
     pytester.makepyfile(test_claim=CLAIM_TEST)
     res = pytester.runpytest_subprocess("--lowent-executor=ray", "-n", "2")

@@ -14,10 +14,10 @@ from lowent.config import RunSpec
 from lowent.engine import Run
 from lowent.plugin.lines import progress_writer
 from lowent.plugin.markers import claim_of
-from lowent.plugin.session import session_of
+from lowent.plugin.session import session_of, setting
 from lowent.plugin.slots import TrainingSlots, session_slots
 from lowent.profiles import Profile
-from lowent.progress import Progress
+from lowent.progress import Progress, usable_cores
 
 
 def claim_specs(items, profile: Profile) -> list[RunSpec]:
@@ -100,6 +100,14 @@ def _train_selected(session) -> None:
         train_with_lines(session.config, specs, load=False)
 
 
+def ray_local_cpus(slots_text: str, slots: int | None) -> int | None:
+    """The CPUs of a local Ray cluster: under ``auto`` every usable core, since each Ray task
+    trains on one torch thread whatever the driver's threads (the local executor's auto,
+    cores over the driver's threads, gave a plain pytest on 2 cores a cluster of 1); else
+    the slots set (None: all the CPUs Ray sees)."""
+    return usable_cores() if slots_text == "auto" else slots
+
+
 def train_with_lines(config, specs, load: bool = True) -> list[Run] | None:
     """Train what `specs` still need on the session's executor (Ray, or here through
     `train_all` and the training slots), with progress lines: before the tests, and in a
@@ -114,7 +122,7 @@ def train_with_lines(config, specs, load: bool = True) -> list[Run] | None:
     if s.executor == "ray":
         from lowent.ray_executor import connect, train_on_ray
 
-        cpus = connect(s.slots)
+        cpus = connect(ray_local_cpus(setting(config, "slots"), s.slots))
         train_on_ray(s.cache, specs, Progress(s.cache, specs, write, workers=cpus, threads=1,
                                               cores=cpus), task_seeds=s.task_seeds)
         return train_all(s.cache, specs, slots=slots) if load else None  # now only loads
