@@ -36,8 +36,8 @@ RunSetBuilder = Callable[[Profile], dict]  # profile -> {key: RunSpec}
 # grid of 40 runs (29 no other claim reads) would take the default run past its 45 minutes,
 # and so, on slower CPUs, did S3's four optimizers beside Adam (a third of its training).
 NOT_DEFAULT = ("robustness", "sensitivity", "kl_loss", "optimizers")
-# Left-out markers that the PyTorch-version check runs all the same (its -m expression in
-# .github/workflows/torch-versions.yml), so the quick baseline in baselines/ covers them.
+# Left-out markers that the PyTorch-version check runs all the same (the -m expression of
+# .github/workflows/torch-versions.yml and tox.ini), so the quick baseline covers them.
 VERSION_CHECK = ("optimizers",)
 TRIE = ("not compared", "calibrated", "differs")  # a claim's trie verdict against faithful's
 
