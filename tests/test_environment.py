@@ -64,22 +64,28 @@ def test_holds(record_verdict):
 
 
 
+def _version_checked() -> set[str]:
+    """The claims the PyTorch-version check runs: the default run's and VERSION_CHECK's."""
+    from lowent.claims import CLAIMS, NOT_DEFAULT, VERSION_CHECK
+
+    return {c.id for c in CLAIMS.values()
+            if c.marker not in NOT_DEFAULT or c.marker in VERSION_CHECK}
+
+
 def test_the_baseline_in_the_repository_is_current():
     """baselines/ holds the default profile's results on the reference version; it must be
     of this results schema and cover every claim the PyTorch-version check runs: the default
     run's and those of lowent.claims.VERSION_CHECK (refresh: README)."""
     import json
 
-    from lowent.claims import CLAIMS, NOT_DEFAULT, VERSION_CHECK
+    from lowent.claims import CLAIMS
     from lowent.report import SCHEMA
 
     base = json.loads((CONSTRAINTS.parent / "baselines" / "quick-torch2.13.0-cpu.json").read_text())
     env = base["environment"]
     assert env["schema"] == SCHEMA and env["profile"] == "quick"
     assert env["PyTorch"].startswith("2.13.0") and env["PyTorch build"] == "CPU"
-    checked = {c.id for c in CLAIMS.values()
-               if c.marker not in NOT_DEFAULT or c.marker in VERSION_CHECK}
-    assert {r["claim"] for r in base["claims"]} == checked
+    assert {r["claim"] for r in base["claims"]} == _version_checked()
     # a claim whose trie verdict differs from faithful training's is skipped under quick
     assert all(r["verdict"] or r["outcome"] == "holds" or r["outcome"] == "skipped"
                and CLAIMS[r["claim"]].trie == "differs" for r in base["claims"])
@@ -105,8 +111,7 @@ def test_the_version_check_runs_the_default_claims_and_version_checks_markers():
     assert exprs == {expr}
     selected = {c.id for c in CLAIMS.values()
                 if Expression.compile(expr).evaluate(lambda name, c=c, **_: name == c.marker)}
-    assert selected == {c.id for c in CLAIMS.values()
-                        if c.marker not in NOT_DEFAULT or c.marker in VERSION_CHECK}
+    assert selected == _version_checked()
     assert set(VERSION_CHECK) <= set(NOT_DEFAULT)
 
 
