@@ -5,11 +5,15 @@ computes which seeds of the selected claims' runs have no valid cache entry, sub
 missing seeds as one Ray task, or as tasks of ``--lowent-task-seeds`` seeds each (1: a task
 per seed, for a cluster wider than the runs), costliest first, and stores every result in the one
 content-addressed cache from the driver, so workers need no shared filesystem. Ray picks the
-cluster: ``RAY_ADDRESS`` (or ``ray.init``'s own rules) joins one; without it a local cluster
-starts on this machine, its workers importing this very source tree.
+cluster: ``RAY_ADDRESS`` joins one; without it a new local cluster starts on this machine, its
+workers importing this very source tree (never the cluster a ``ray start`` on this machine left
+running, which ``ray.init`` would otherwise join).
 
 A task is what :func:`lowent.engine.train` does for those seeds; a worker trains it with one
-torch thread (one CPU per task; one GPU with ``--lowent-device cuda``). A worker killed
+torch thread (one CPU per task; one GPU with ``--lowent-device cuda``). The driver stores the
+result under its own cache key (lowent's training code, PyTorch's version, the device: CPU or
+the GPU's model), so a worker whose key would differ refuses the task (:class:`WorkerMismatch`)
+instead of training something the key misnames. A worker killed
 mid-task loses nothing: Ray runs the task again (up to ``RETRIES`` times), and the new attempt
 resumes from the task's last checkpoint when it can read it, or starts over. A task keeps its
 checkpoints in the cache's own checkpoint directory when its node can write there (the
@@ -30,7 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from lowent.cache import Cache, code_version, release, split_run, stamp
+from lowent.cache import Cache, code_version, device_tag, release, split_run, stamp
 from lowent.config import RunSpec, SpecError
 
 RETRIES = 3  # Ray's reruns of a task whose worker died
@@ -38,7 +42,8 @@ CHECKPOINT_DIR = "lowent-ray-checkpoints"  # under the node's temporary director
 
 
 class WorkerMismatch(RuntimeError):
-    """A Ray worker runs other lowent training code than the driver."""
+    """A Ray worker would train under another cache key than the driver's: other lowent
+    training code, another PyTorch, or another GPU model."""
 
 
 def require_ray():
@@ -52,8 +57,9 @@ def require_ray():
 
 
 def connect(cpus: int | None = None) -> int:
-    """Join the cluster ``RAY_ADDRESS`` names, else start a local one with `cpus` CPUs (None:
-    all); returns the cluster's CPUs. A local cluster's workers import the driver's lowent."""
+    """Join the cluster ``RAY_ADDRESS`` names, else start a new local one with `cpus` CPUs
+    (None: all); returns the cluster's CPUs. A local cluster's workers import the driver's
+    lowent."""
     ray = require_ray()
     if not ray.is_initialized():
         if os.environ.get("RAY_ADDRESS"):
@@ -61,7 +67,10 @@ def connect(cpus: int | None = None) -> int:
         else:
             source = str(Path(__file__).resolve().parent.parent)
             path = os.pathsep.join(p for p in (source, os.environ.get("PYTHONPATH")) if p)
-            ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False,
+            # address="local": without it ray.init joins the cluster a `ray start` on this
+            # machine left running (and refuses num_cpus for it)
+            ray.init(address="local", num_cpus=cpus, include_dashboard=False,
+                     log_to_driver=False,
                      runtime_env={"env_vars": {"PYTHONPATH": path, "OMP_NUM_THREADS": "1",
                                                "MKL_NUM_THREADS": "1"}})
     return int(ray.cluster_resources().get("CPU", 1))
@@ -83,9 +92,32 @@ def checkpoint_dir(cache_checkpoints: str | None) -> Path:
     return where
 
 
-def train_task(spec: dict, device: str, driver_code: str, cache_checkpoints: str | None = None):
+def key_parts(device) -> dict[str, str]:
+    """What a cache key takes from the process that trains: lowent's training code, PyTorch's
+    version and the device tag (``cpu``, or ``cuda:`` and the GPU's model)."""
+    import torch
+
+    return {"lowent training code": code_version(), "PyTorch": torch.__version__,
+            "device": device_tag(device)}
+
+
+def check_worker(device, driver: dict[str, str]) -> None:
+    """Raise WorkerMismatch, naming each difference, if this process would train under other
+    key parts than the driver's (`driver`, from :func:`key_parts` on the driver)."""
+    here = key_parts(device)
+    differ = [f"{what} {here[what]} here, {driver[what]} on the driver"
+              for what in driver if here.get(what) != driver[what]]
+    if differ:
+        raise WorkerMismatch(
+            "this Ray worker would train under another cache key than the driver's ("
+            + "; ".join(differ) + "): give every node the driver's lowent and PyTorch, and "
+            "run the driver on a node with the workers' GPU model")
+
+
+def train_task(spec: dict, device: str, driver: dict[str, str],
+               cache_checkpoints: str | None = None):
     """A Ray task: train `spec` (its seeds stacked) on this node and return the Run, with the
-    node's machine record in ``meta["machine"]``."""
+    node's machine record in ``meta["machine"]``. `driver` is the driver's :func:`key_parts`."""
     import torch
 
     from lowent.cache import DiskCheckpoints, checkpoint_name
@@ -93,18 +125,19 @@ def train_task(spec: dict, device: str, driver_code: str, cache_checkpoints: str
     from lowent.host import resolve_device
     from lowent.machine import machine
 
-    if code_version() != driver_code:
-        raise WorkerMismatch(f"this worker's lowent training code is {code_version()}, the "
-                             f"driver's {driver_code}: install the same lowent on every node")
+    check_worker(device, driver)
     torch.set_num_threads(1)
     spec = RunSpec.from_dict(spec)
     where = checkpoint_dir(cache_checkpoints)
     name = checkpoint_name(spec, device)
-    (where / f"{name}.pid").write_text(str(os.getpid()))  # which process trains it
-    ckpt = DiskCheckpoints(where / f"{name}.pt", stamp(spec, device))
-    run = train(spec, device=device, checkpoints=ckpt)
-    ckpt.clear()
-    (where / f"{name}.pid").unlink(missing_ok=True)
+    pid = where / f"{name}.pid"  # which process trains it
+    pid.write_text(str(os.getpid()))
+    try:
+        ckpt = DiskCheckpoints(where / f"{name}.pt", stamp(spec, device))
+        run = train(spec, device=device, checkpoints=ckpt)
+        ckpt.clear()
+    finally:
+        pid.unlink(missing_ok=True)
     run.meta["machine"] = machine(resolve_device(device))
     return run
 
@@ -120,7 +153,7 @@ def train_on_ray(cache: Cache, specs, progress=None, task_seeds: int | None = No
     ray = require_ray()
     remote = ray.remote(train_task).options(
         max_retries=RETRIES, num_cpus=1, num_gpus=1 if cache.device == "cuda" else 0)
-    code, where = code_version(), str(Path(cache.root).resolve() / "checkpoints")
+    driver, where = key_parts(cache.device), str(Path(cache.root).resolve() / "checkpoints")
     held, parts, pending, failed = {}, [], {}, []  # held: spec -> [its locks, tasks left]
     try:
         for spec in specs:
@@ -135,7 +168,7 @@ def train_on_ray(cache: Cache, specs, progress=None, task_seeds: int | None = No
             parts += [(spec, part) for part in task_parts(spec, missing, task_seeds)]
         parts.sort(key=lambda sp: -task_cost(cache, sp[1])[1])  # stable: ties keep run order
         for spec, part in parts:
-            pending[remote.remote(part.to_dict(), cache.device, code, where)] = (
+            pending[remote.remote(part.to_dict(), cache.device, driver, where)] = (
                 spec, part, time.monotonic())
             held[spec][1] += 1
         tasks = len(pending)

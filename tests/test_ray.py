@@ -4,6 +4,7 @@ mid-task loses nothing."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import threading
 import time
@@ -14,7 +15,8 @@ pytest.importorskip("ray")
 
 from lowent.cache import Cache, checkpoint_name  # noqa: E402
 from lowent.config import ModelSpec, RunSpec, TrainSpec  # noqa: E402
-from lowent.ray_executor import connect, train_on_ray  # noqa: E402
+from lowent.ray_executor import (WorkerMismatch, connect, key_parts, train_on_ray,  # noqa: E402
+                                 train_task)
 from tests.helpers import CLAIM_TEST, SHRINK, entry_hashes, small_target  # noqa: E402
 
 HANG_S = 1200  # a guard against a hung cluster, not a bound on a run's time
@@ -79,6 +81,40 @@ def test_a_local_cluster_under_auto_slots_gets_every_usable_core_whatever_the_dr
     assert ray_local_cpus("auto", 1) == usable_cores()
     assert ray_local_cpus("3", 3) == 3
     assert ray_local_cpus("0", None) is None
+
+
+def test_without_ray_address_a_new_local_cluster_starts_not_the_one_ray_start_left(monkeypatch):
+    """Without RAY_ADDRESS, ray.init() joins the cluster a `ray start` on this machine left
+    running (/tmp/ray/ray_current_cluster) and refuses num_cpus for it; connect asks for a new
+    local one. With RAY_ADDRESS it joins that cluster and sizes nothing."""
+    import ray
+
+    calls = []
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", lambda **kw: calls.append(kw))
+    monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 3.0})
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    assert connect(2) == 3
+    assert calls[-1]["address"] == "local" and calls[-1]["num_cpus"] == 2
+    monkeypatch.setenv("RAY_ADDRESS", "ray://head:10001")
+    connect(2)
+    assert "address" not in calls[-1] and "num_cpus" not in calls[-1]
+
+
+@pytest.mark.parametrize("what, other", [("lowent training code", "0.0.0+000000000000"),
+                                         ("PyTorch", "0.0.0"), ("device", "cuda:Some GPU")])
+def test_a_worker_that_would_train_under_another_key_refuses_the_task_before_training(
+        tmp_path, what, other):
+    """The driver stores a task's result under its own key (training code, PyTorch, device
+    tag): a worker whose parts differ says which, and trains nothing."""
+    spec = RunSpec(target=small_target(), model=ModelSpec(kind="gru", d_model=8, layers=1),
+                   train=TrainSpec(epochs=1, batch_size=64), seeds=(0,))
+    driver = {**key_parts("cpu"), what: other}
+    with pytest.raises(WorkerMismatch, match=f"{what} .* here, {re.escape(other)} on the driver"):
+        train_task(spec.to_dict(), "cpu", driver, str(tmp_path / "checkpoints"))
+    assert not any((tmp_path / "checkpoints").glob("*"))  # no checkpoint, no pid file
+    train_task(spec.to_dict(), "cpu", key_parts("cpu"), str(tmp_path / "checkpoints"))
+    assert not any((tmp_path / "checkpoints").glob("*"))  # a finished task leaves nothing
 
 
 def test_ray_with_xdist_is_a_one_line_usage_error(pytester):
