@@ -8,7 +8,8 @@ the same seeds stay paired), reruns every part's procedure on the resampled per-
 :func:`lowent.verdict.conjunction` into an outcome. This is a bootstrap of the measured seed
 spread: the probabilities are those of a fresh run of n seeds *if the effects are the ones
 measured*: **observed power**, not the power of a design. It takes the measured effects as
-the truth, so it reads high (0.72 where the true power is 0.58, Cohen's d = 1 with 5 seeds)
+the truth, so it reads high (a median of 0.72 where the true power is 0.58, Cohen's d = 1
+with 5 seeds)
 and it varies between experiments of equal true power (SD 0.21-0.33 in simulation;
 claims/README.md, "Statistics, second pass"). Power at an effect not taken from the same data
 is ``python -m lowent replication`` (the smallest effect of interest). For a claim that does

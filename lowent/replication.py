@@ -184,7 +184,7 @@ def main(args) -> int:
     for sc in (L1_SCENARIO, F1_SCENARIO):
         print(f"{sc.claim}: scenario (mean - H(p_tgt)) {sc.means}")
         for n in args.seeds:
-            parts = ", ".join(f"{k}: {t_power(sc.means[k], sc.sds[k], n):.3f}"
+            parts = ", ".join(f"{k}: {t_power(sc.means[k], sc.sds[k], n):.4f}"
                               for k in sc.means if sc.means[k] and k not in (8, 16))
             print(f"  n = {n:2d}: family holds {family_power(sc, n, args.sims):.3f}"
                   f"  (one-sided t parts: {parts})")

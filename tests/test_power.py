@@ -178,10 +178,11 @@ def test_the_recorded_f1_replication_follows_from_its_seeds_under_todays_family(
 
 
 def test_the_recorded_l1_replication_follows_from_its_seeds_under_todays_family():
-    """baselines/replication-L1-paper-seeds10-16.json keeps the replication's per-seed final
-    entropies of the Transformer at d = 8, 16, 32, 64 (7 fresh seeds, trained faithfully;
-    claims/CALIBRATION.md). L1's family as it is now, run on those seeds, gives the recorded
-    outcome and p-values."""
+    """baselines/replication-L1-paper-seeds10-16.json keeps the per-seed final entropies of
+    the Transformer at d = 8, 16, 32, 64 of L1's second draw of the fresh seeds 10-16
+    (trained faithfully on another CPU and PyTorch; the first draw, which gave the
+    replication's verdict, kept no entries: claims/CALIBRATION.md). L1's family as it is
+    now, run on those seeds, gives the recorded outcome and p-values."""
     from lowent import replication as r
     from lowent.claims.low_entropy import l1_family
 
