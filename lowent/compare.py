@@ -4,27 +4,33 @@ and between machines.
 ``python -m lowent compare OLD.json NEW.json`` lists
 
 * **the machines**: where each report's runs were trained (lowent.machine). Where the
-  machines, the PyTorch build, the training code, the profile and the seeds all match, the
-  runs must be equal bit for bit, and any per-seed number that differs fails the check
-  (the same computation gave other bits). Otherwise the reports are judged against the
-  seed noise, and the entries that differ are listed;
+  machines, the PyTorch build, the training code, the profile and the seeds all match, on
+  the CPU, and each seed was trained in the same stack of seeds, the runs must be equal bit
+  for bit, and any per-seed number that differs fails the check (the same computation gave
+  other bits). Otherwise (a run that records no machine, a GPU, whose kernels need not be
+  deterministic, ...) the reports are judged against the seed noise, and why is listed;
 * **flips**: claims whose verdict changed (holds, contradicted, not equivalent, inconclusive;
   reports written before the outcomes say "does not reproduce"), or that had a verdict in
   OLD and none in NEW (an error or a skip). A flip is judged by the stability rule
-  (claims/README.md, "Expected outcomes on any machine"): within the seed noise when NEW's
-  predictive draws reach OLD's outcome in at least alpha of them, supported otherwise;
+  (claims/README.md, "Expected outcomes on any machine"), both ways: within the seed noise
+  when NEW's predictive draws reach OLD's outcome, or OLD's reach NEW's, in at least alpha
+  of them; supported when neither does (an outcome one report's own seeds make likely is
+  not a change, whichever report drew the rarer one);
 * **errors**: claim tests that ended in an error in NEW (a crash is never a finding);
+* **failures**: claim tests that failed in NEW: their outcome moved away from the expected
+  one beyond the seed noise (the suite's own test failed), whether or not OLD had it too;
 * **shifts**: per-seed metrics whose distribution moved. Every array of per-seed numbers
   behind a claim's tests (``Verdict.data``) is compared between OLD and NEW with Welch's
   two-sided t-test; the p-values are Holm-corrected over all metrics compared, at alpha.
 
-It exits 1 when a flip is supported, a claim errored, or bits differ where they must not;
+It exits 1 when a flip is supported, a claim errored or failed, or bits differ where they
+must not;
 else 0 (flips within the noise and shifts are reported, not failed: another machine or a
 new PyTorch may move a number without changing what the paper's sentence says). Before
 comparing it lists every entry of the two environments that differs besides PyTorch
-(Python, NumPy, SciPy, the build, the device, ...), so a flip is not blamed on torch when
-something else moved too, and it refuses (exit 2, one line) reports of different results
-schemas or profiles unless told ``--allow-different``.
+(Python, NumPy, SciPy, the build, the device, lowent's commit, ...), so a flip is not
+blamed on torch when something else moved too, and it refuses (exit 2, one line) reports
+of different results schemas or profiles unless told ``--allow-different``.
 """
 from __future__ import annotations
 
@@ -100,29 +106,41 @@ def _welch_p(x: np.ndarray, y: np.ndarray) -> float:
 
 # What, besides the machine, must match for two reports' runs to be equal bit for bit.
 BITS = ("PyTorch", "PyTorch build", "training code", "profile", "seeds")
+STACKS = "run stacks"  # how the runs' seeds were stacked in training (lowent.report.stacks_entry)
 
 
 def run_machines(results: dict) -> list:
-    """The machine records of a report's runs (empty when the report records none)."""
-    return [m for m in results.get("environment", {}).get("run machines") or [] if m]
+    """The machine records of a report's runs, None for runs whose cache entries recorded
+    none (empty when the report read no runs)."""
+    return list(results.get("environment", {}).get("run machines") or [])
 
 
 def bits_expected(old: dict, new: dict) -> tuple[bool, list[str]]:
     """Whether the two reports' runs must be equal bit for bit, and if not, why not (one
-    line per reason): each report's runs from one recorded machine, the same one, and the
-    entries of BITS equal."""
+    line per reason): each report's runs from one recorded machine, the same one, on the
+    CPU, the entries of BITS equal, and (where both reports record it) every seed trained in
+    the same stack of seeds."""
     why = []
     mo, mn = run_machines(old), run_machines(new)
-    if len(mo) != 1 or len(mn) != 1:
-        for side, ms in (("OLD", mo), ("NEW", mn)):
-            if len(ms) != 1:
-                why.append(f"{side}'s runs " + ("record no machine" if not ms else
-                                                f"were trained on {len(ms)} machines"))
-    else:
+    for side, ms in (("OLD", mo), ("NEW", mn)):
+        if not ms:
+            why.append(f"{side}'s runs record no machine")
+        elif not all(ms):
+            why.append(f"{side} read runs whose entries record no machine")
+        elif len(ms) != 1:
+            why.append(f"{side}'s runs were trained on {len(ms)} machines")
+    if not why:
         why += [f"machine: {k}: {a} -> {b}" for k, (a, b) in
                 machines.differences(mo[0], mn[0]).items()]
     eo, en = old.get("environment", {}), new.get("environment", {})
     why += [f"{k}: {eo.get(k)} -> {en.get(k)}" for k in BITS if eo.get(k) != en.get(k)]
+    for side, env in (("OLD", eo), ("NEW", en)):
+        if str(env.get("device", "")).startswith("cuda"):
+            why.append(f"{side}'s runs trained on a GPU, whose kernels need not give the same "
+                       "bits twice (atomic adds in backward passes)")
+    if STACKS in eo and STACKS in en and eo[STACKS] != en[STACKS]:
+        why.append(f"{STACKS}: {eo[STACKS]} -> {en[STACKS]} (a seed stacked with other seeds "
+                   "may round apart from the same seed trained alone)")
     return not why, why
 
 
@@ -137,19 +155,35 @@ def flip_share(record: dict, outcome: str, n_seeds: int | None) -> float | None:
     return stability(verdict_from_record(v), n_seeds).share(outcome)
 
 
+def supported(flip: tuple, alpha: float = ALPHA) -> bool:
+    """Whether a flip of :func:`compare` is supported by the measurements: NEW has no
+    verdict, or neither report's predictive draws reach the other's outcome in alpha of
+    them."""
+    _, _, _, share, back = flip
+    if share is None:
+        return True
+    return share < alpha and (back is None or back < alpha)
+
+
 def compare(old: dict, new: dict, alpha: float = ALPHA) -> dict:
-    """{"flips": [(nodeid, old outcome, new outcome, share)], "errors": [(nodeid, reason)],
-    "shifts": [Shift], "bits": (equal arrays, compared arrays), "only_old": [...],
-    "only_new": [...]} between two results dicts. A flip's share is that of NEW's
-    predictive draws reaching OLD's outcome (None: NEW has no verdict); below alpha, the
-    flip is supported."""
+    """{"flips": [(nodeid, old outcome, new outcome, share, back)], "errors": [(nodeid,
+    reason)], "failures": [(nodeid, outcome, expected)], "shifts": [Shift], "bits": (equal
+    arrays, compared arrays), "only_old": [...], "only_new": [...]} between two results
+    dicts. A flip's share is that of NEW's predictive draws reaching OLD's outcome (None:
+    NEW has no verdict), its back that of OLD's reaching NEW's (None: not computable); the
+    flip is supported when neither reaches alpha (:func:`supported`)."""
     a = {test_id(r["nodeid"]): r for r in old["claims"]}
     b = {test_id(r["nodeid"]): r for r in new["claims"]}
     try:
         n_seeds = seeds_of(new)
     except ValueError:
         n_seeds = None
-    flips = [(k, a[k]["outcome"], b[k]["outcome"], flip_share(b[k], a[k]["outcome"], n_seeds))
+    try:
+        n_old = seeds_of(old)
+    except ValueError:
+        n_old = None
+    flips = [(k, a[k]["outcome"], b[k]["outcome"], flip_share(b[k], a[k]["outcome"], n_seeds),
+              flip_share(a[k], b[k]["outcome"], n_old) if b[k]["outcome"] in VERDICTS else None)
              for k in a if k in b
              and a[k]["outcome"] in VERDICTS and b[k]["outcome"] != a[k]["outcome"]]
     pairs = []
@@ -163,14 +197,18 @@ def compare(old: dict, new: dict, alpha: float = ALPHA) -> dict:
         shifts = [Shift(name, float(x.mean()), float(y.mean()), float(q))
                   for (name, x, y), q in zip(pairs, adj) if q < alpha]
     errors = [(k, b[k].get("reason", "")) for k in b if b[k]["outcome"] == "error"]
+    failures = [(k, b[k]["outcome"], (b[k].get("verdict") or {}).get("expected"))
+                for k in b if b[k].get("pytest_outcome") == "failed"
+                and b[k]["outcome"] != "error"]
     equal = sum(x.shape == y.shape and np.array_equal(x, y) for _, x, y in pairs)
-    return {"flips": flips, "errors": errors, "shifts": shifts, "compared": len(pairs),
+    return {"flips": flips, "errors": errors, "failures": failures, "shifts": shifts,
+            "compared": len(pairs),
             "bits": (equal, len(pairs)),
             "only_old": sorted(set(a) - set(b)), "only_new": sorted(set(b) - set(a))}
 
 
 # Environment entries that differ between any two runs and say nothing about the software.
-_PER_RUN = {"wall time", "finished", "lowent", "machine", "run machines"}
+_PER_RUN = {"wall time", "finished", "machine", "run machines", STACKS}
 _TORCH = {"PyTorch"}
 
 
@@ -236,24 +274,33 @@ def main(old_path: str, new_path: str, alpha: float = ALPHA,
               f"the seed noise; per-seed arrays equal bit for bit: {equal} of {total}")
         for line in why:
             print(f"  MACHINE/BUILD {line}")
-    supported = [f for f in res["flips"] if f[3] is None or f[3] < alpha]
-    print(f"verdict flips: {len(res['flips'])} ({len(supported)} supported by the measurements, "
-          f"{len(res['flips']) - len(supported)} within the seed noise)")
-    for k, o, n, share in res["flips"]:
-        how = ("no verdict in NEW" if share is None else
-               f"{o} in {share:.0%} of NEW's predictive draws: "
-               + ("supported" if share < alpha else "within the seed noise"))
+    backed = [f for f in res["flips"] if supported(f, alpha)]
+    print(f"verdict flips: {len(res['flips'])} ({len(backed)} supported by the measurements, "
+          f"{len(res['flips']) - len(backed)} within the seed noise)")
+    for f in res["flips"]:
+        k, o, n, share, back = f
+        if share is None:
+            how = "no verdict in NEW"
+        else:
+            how = f"{o} in {share:.0%} of NEW's predictive draws"
+            if back is not None:
+                how += f", {n} in {back:.0%} of OLD's"
+            how += ": " + ("supported" if supported(f, alpha) else "within the seed noise")
         print(f"  FLIP {k}: {o} -> {n} ({how})")
     print(f"errors in NEW: {len(res['errors'])}")
     for k, reason in res["errors"]:
         print(f"  ERROR {k}: {reason}")
+    print(f"failed in NEW: {len(res['failures'])}")
+    for k, o, expected in res["failures"]:
+        print(f"  FAILED {k}: {o}" + (f", expected {expected}" if expected else "")
+              + " (its test failed: the outcome changed beyond the seed noise)")
     print(f"metric shifts (Welch two-sided, Holm over {res['compared']} per-seed metrics, "
           f"alpha {alpha}): {len(res['shifts'])}")
     for s in res["shifts"]:
         print(f"  SHIFT {s.where}: mean {s.old_mean:.6g} -> {s.new_mean:.6g} (p = {s.p_value:.3g})")
     for side in ("OLD", "NEW"):
         _print_only(side, res[f"only_{side.lower()}"])
-    return 1 if supported or res["errors"] or bits_failed else 0
+    return 1 if backed or res["errors"] or res["failures"] or bits_failed else 0
 
 
 def stability_table(named: dict[str, dict]) -> tuple[list[str], list[str]]:

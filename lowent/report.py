@@ -28,7 +28,7 @@ import io
 import json
 from pathlib import Path
 
-from lowent.stability import UNSTABLE
+from lowent.stability import CHANGED, UNSTABLE
 
 # Version of the results.json format: 2 added the outcomes (holds / contradicted / not
 # equivalent / inconclusive), each part's outcome, reachable p and call, and the environment's
@@ -42,6 +42,23 @@ OUTCOMES = ("holds", "contradicted", "not equivalent", "inconclusive", "error", 
 _COLOURS = {"holds": "#1a7f37", "contradicted": "#cf222e", "not equivalent": "#b35900",
             "inconclusive": "#9a6700", "error": "#cf222e", "skipped": "#6e7781",
             "does not reproduce": "#b35900"}  # the last: results.json written before outcomes
+
+
+def stacks_entry(stacks) -> str:
+    """The environment's "run stacks": how the seeds of the runs a report read were stacked
+    in training, as pairs (the run's configuration key, the seeds of one stack). Two reports
+    whose entries differ stacked some seed differently, and a seed stacked with others may
+    round apart from the same seed trained alone (docs/cluster.md), so ``lowent compare``
+    expects bits only where they are equal."""
+    import hashlib
+
+    pairs = sorted({(str(k), tuple(int(s) for s in st)) for k, st in stacks})
+    if not pairs:
+        return "no runs read"
+    sizes = sorted({len(st) for _, st in pairs})
+    size = (f"{sizes[0]}" if len(sizes) == 1 else f"{sizes[0]} to {sizes[-1]}")
+    digest = hashlib.sha256(json.dumps(pairs).encode()).hexdigest()[:16]
+    return f"{len(pairs)} stacks of {size} seed{'s' if sizes[-1] > 1 else ''} (sha256 {digest})"
 
 
 def _verdict_outcome(verdict: dict) -> str:
@@ -289,9 +306,13 @@ def render(results: dict) -> str:
         v = c.get("verdict") or {}
         colour = _COLOURS[c["outcome"]]
         anchor = f"claim-{i}"
-        notes = [n for n in (UNSTABLE if v.get("status") == UNSTABLE else "",
-                             "unstable across machines" if across_machines(c["nodeid"]) else "")
-                 if n]
+        status = v.get("status")
+        notes = [n for n in (
+            UNSTABLE if status == UNSTABLE else "",
+            f"{CHANGED} (expected {v.get('expected')}): the test failed" if status == CHANGED
+            else "",
+            "outcome unstable across machines (recorded)" if across_machines(c["nodeid"])
+            else "") if n]
         marks = "".join(f"<br><small>{_e(n)}</small>" for n in notes)
         rows.append(
             f"<tr><td><a href='#{anchor}'>{_e(claim_label(c) or '-')}</a></td>"

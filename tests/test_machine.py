@@ -121,6 +121,96 @@ def test_compare_fails_a_flip_the_measurements_support_and_lists_one_within_the_
     assert ": supported)" in capsys.readouterr().out
 
 
+def _with(report, **env):
+    return {**report, "environment": {**report["environment"], **env}}
+
+
+def test_compare_expects_no_bits_of_runs_without_a_machine_on_a_gpu_or_stacked_otherwise():
+    """Bits are expected only of runs that each recorded one machine, the same, trained on
+    the CPU, with each seed in the same stack (where both reports record the stacks)."""
+    here = machine.machine()
+    base = _with(_report(here, np.linspace(3.58, 3.60, 5)), device="cpu (claim runs)",
+                 **{"run stacks": "26 stacks of 5 seeds (sha256 0123456789abcdef)"})
+    assert compare.bits_expected(base, base) == (True, [])
+    unrecorded = _with(base, **{"run machines": [None, here]})
+    same, why = compare.bits_expected(base, unrecorded)
+    assert not same and why == ["NEW read runs whose entries record no machine"]
+    gpu = _with(base, device="cuda:NVIDIA H100 80GB HBM3 (claim runs)")
+    same, why = compare.bits_expected(gpu, gpu)
+    assert not same and len(why) == 2 and all("trained on a GPU" in w for w in why)
+    alone = _with(base, **{"run stacks": "130 stacks of 1 seed (sha256 fedcba9876543210)"})
+    same, why = compare.bits_expected(base, alone)
+    assert not same and why[0].startswith("run stacks: 26 stacks of 5 seeds")
+    older = {**base, "environment": {k: v for k, v in base["environment"].items()
+                                     if k != "run stacks"}}  # a report before the record
+    assert compare.bits_expected(older, base) == (True, [])
+
+
+def test_the_run_stacks_entry_names_how_seeds_were_stacked():
+    from lowent.report import stacks_entry
+
+    five = [("a", (0, 1, 2, 3, 4)), ("b", (0, 1, 2, 3, 4))]
+    ones = [(k, (s,)) for k in "ab" for s in range(5)]
+    assert stacks_entry(five).startswith("2 stacks of 5 seeds (sha256 ")
+    assert stacks_entry(ones).startswith("10 stacks of 1 seed (sha256 ")
+    assert stacks_entry(five) == stacks_entry(list(reversed(five)) + five[:1])  # a set
+    assert stacks_entry(five) != stacks_entry([("a", (0, 1)), ("a", (2, 3, 4))] + five[1:])
+    assert stacks_entry([]) == "no runs read"
+
+
+def test_compare_judges_a_flip_both_ways_and_fails_a_claim_test_that_failed_in_new(
+        tmp_path, capsys):
+    """A flip is within the noise when either report's predictive draws reach the other's
+    outcome in alpha of them: OLD drew a rare outcome (R1 figures in the quick baseline),
+    NEW the usual one. A claim test that failed in NEW fails compare, flip or not."""
+    here = machine.machine()
+    x = np.linspace(3.58, 3.60, 5)
+
+    def at(outcome, shares, pytest_outcome="xfailed", status="as expected"):
+        rep = _report({**here, "CPU": outcome}, x, outcome=outcome)
+        rec = rep["claims"][0]
+        rec["verdict"] |= {"stability": {"shares": shares, "draws": 200, "fixed": []},
+                           "expected": "contradicted", "status": status}
+        rec["pytest_outcome"] = pytest_outcome
+        return rep
+
+    rare = at("not equivalent", {"contradicted": 0.82, "not equivalent": 0.18},
+              status="outcome unstable")
+    usual = at("contradicted", {"contradicted": 0.97, "not equivalent": 0.03})
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps(rare))
+    b.write_text(json.dumps(usual))
+    assert compare.main(str(a), str(b)) == 0
+    out = capsys.readouterr().out
+    assert ("not equivalent in 3% of NEW's predictive draws, contradicted in 82% of OLD's: "
+            "within the seed noise") in out
+    rare_and_failed = at("not equivalent", {"contradicted": 0.01, "not equivalent": 0.99},
+                         pytest_outcome="failed", status="outcome changed")
+    b.write_text(json.dumps(rare_and_failed))
+    assert compare.main(str(a), str(b)) == 1  # no flip, but NEW's own test failed
+    out = capsys.readouterr().out
+    assert "verdict flips: 0" in out and "failed in NEW: 1" in out
+    assert "FAILED claims/test_low_entropy.py::test_l1: not equivalent, expected " \
+           "contradicted" in out
+    # neither side's draws reach the other's outcome: supported
+    b.write_text(json.dumps(at("contradicted", {"contradicted": 1.0})))
+    a.write_text(json.dumps(at("not equivalent", {"not equivalent": 0.99, "contradicted": 0.01},
+                               status="outcome changed")))
+    assert compare.main(str(a), str(b)) == 1
+    assert ": supported)" in capsys.readouterr().out
+
+
+def test_compare_lists_a_change_of_lowent_commit(tmp_path, capsys):
+    x = np.linspace(3.58, 3.60, 5)
+    old = _with(_report(machine.machine(), x), lowent="0.1.0 (abc1234)")
+    new = _with(old, lowent="0.1.0 (def5678)")
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps(old))
+    b.write_text(json.dumps(new))
+    assert compare.main(str(a), str(b)) == 0
+    assert "DIFFERS lowent: 0.1.0 (abc1234) -> 0.1.0 (def5678)" in capsys.readouterr().out
+
+
 def test_the_stability_table_marks_tests_whose_outcome_moved(tmp_path, capsys):
     x = np.linspace(3.58, 3.60, 5)
     a, b = _report(machine.machine(), x), _report(machine.machine(), x + 0.2)

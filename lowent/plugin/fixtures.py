@@ -60,10 +60,14 @@ def runs(request, profile, claim_runs) -> dict:
         pytest.fail(f"{request.node.nodeid} asks for `runs` but names no claim: mark it "
                     "@pytest.mark.claim(id)", pytrace=False)
     runs = {k: claim_runs[spec] for k, spec in run_specs(claim.id, profile).items()}
-    machines = []
+    machines, stacks = [], []
     for run in runs.values():
         machines += [m for m in machines_of(run) if m not in machines]
+        config = run.spec.replace(seeds=(0,)).key()  # the run's configuration, seeds aside
+        stacks += [[config, list(st)] for st in
+                   run.meta.get("stacks") or [run.meta.get("stack", list(run.seeds))]]
     request.node.user_properties.append(("lowent_machines", machines))
+    request.node.user_properties.append(("lowent_stacks", stacks))
     return runs
 
 

@@ -25,7 +25,7 @@ from lowent.plugin.session import session_of
 from lowent.machine import fingerprint, machine
 from lowent.seedtext import seeds_entry
 from lowent.claims import AA_CHECK, CLAIMS, engine_note
-from lowent.report import across_machines, claim_label, outcome, write
+from lowent.report import across_machines, claim_label, outcome, stacks_entry, write
 from lowent.stability import UNSTABLE, Stability, describe
 
 NOT_TRAINED = "not trained"  # a claim skipped because its layout's verdict differs
@@ -102,6 +102,7 @@ class ReportWriter:
         self.config, self.path = config, path
         self.records: dict[str, dict] = {}
         self.machines: list = []  # the machine records of the runs the claim tests read
+        self.stacks: set = set()  # (configuration key, seeds of a stack) of those runs
         self.t0 = time.time()
 
     def pytest_runtest_logreport(self, report):
@@ -120,6 +121,8 @@ class ReportWriter:
                 for m in v:
                     if m not in self.machines:
                         self.machines.append(m)
+            elif k == "lowent_stacks":
+                self.stacks.update((key, tuple(st)) for key, st in v)
         verdict = next((v for k, v in props if k == "lowent_verdict"), None)
         if verdict is not None:
             rec["verdict"] = verdict
@@ -152,7 +155,7 @@ class ReportWriter:
         if not self.records or self.path is None:
             return
         results = {"environment": environment(self.config, time.time() - self.t0,
-                                              self.machines),
+                                              self.machines, self.stacks),
                    "claims": self.claims()}
         try:
             self.written = write(results, self.path)
@@ -218,7 +221,7 @@ def trained_on(machines: list) -> str:
             + "; ".join(fingerprint(m) for m in machines))
 
 
-def environment(config, wall_s: float, machines: list | None = None) -> dict:
+def environment(config, wall_s: float, machines: list | None = None, stacks=()) -> dict:
     """What a reader needs to know about the run behind the verdicts."""
     import numpy
     import torch
@@ -251,6 +254,7 @@ def environment(config, wall_s: float, machines: list | None = None) -> dict:
         "training code": code_version(),
         "machine": machine(session.device),
         "run machines": list(machines or []),
+        "run stacks": stacks_entry(stacks),
         "profile": name,
         "seeds": seeds_entry(prof.seeds),
         "epochs": prof.epochs,
