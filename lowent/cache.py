@@ -161,10 +161,12 @@ class Cache:
             return None
         if not d.is_dir():
             raise CorruptEntry("the entry is not a directory")
+        if not (d / "manifest.json").is_file():  # absent, or a FIFO whose read would block
+            raise CorruptEntry("manifest.json is missing or not a regular file")
         try:
             manifest = json.loads((d / "manifest.json").read_text())
-        except (OSError, ValueError) as exc:
-            raise CorruptEntry(f"manifest unreadable: {exc}") from None
+        except (OSError, ValueError, RecursionError) as exc:
+            raise CorruptEntry(f"manifest unreadable: {type(exc).__name__}: {exc}") from None
         if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
             raise CorruptEntry("manifest is not an entry's (not an object with its files)")
         if manifest.get("key") != key or manifest.get("spec_key") != spec.key():
@@ -219,8 +221,8 @@ class Cache:
                         "files": {name: _sha256(tmp / name) for name in FILES}}
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
             final = self.root / key
-            if final.is_symlink() or final.is_file():  # an unusable entry of another shape
-                final.unlink()
+            if final.is_symlink() or (final.exists() and not final.is_dir()):
+                final.unlink()  # an unusable entry of another shape (a file, a link, a FIFO)
             elif final.exists():
                 shutil.rmtree(final)
             os.replace(tmp, final)
@@ -322,18 +324,21 @@ class DiskCheckpoints(Checkpoints):
     def read(self) -> tuple[dict | None, str | None]:
         """(the checkpoint's state, None) if it can be resumed; else (None, why not), why
         being None when there is no file. Reads only; :meth:`load` discards."""
-        if not self.path.exists():
+        if not self.path.exists() and not self.path.is_symlink():
             return None, None
         try:
+            if not self.path.is_file():  # a directory, a FIFO (whose read would block), ...
+                raise OSError("not a regular file")
             blob = torch.load(self.path, weights_only=True)
-            ok = blob["stamp"] == self.stamp
+            if blob["stamp"] == self.stamp:
+                state = blob["state"]
+                int(state["epoch"])  # what resuming and the progress lines read first
+                return state, None
+            was, now = json.loads(blob["stamp"]), json.loads(self.stamp)
+            why = "written with another " + ", ".join(k for k in now if was.get(k) != now[k])
         except Exception as exc:  # noqa: BLE001 - any unreadable file is reported the same
             return None, f"unreadable ({type(exc).__name__})"
-        if not ok:
-            was, now = json.loads(blob["stamp"]), json.loads(self.stamp)
-            return None, "written with another " + ", ".join(
-                k for k in now if was.get(k) != now[k])
-        return blob["state"], None
+        return None, why
 
     def load(self) -> dict | None:
         state, why = self.read()
@@ -352,7 +357,16 @@ class DiskCheckpoints(Checkpoints):
         os.replace(tmp, self.path)
 
     def clear(self) -> None:
-        self.path.unlink(missing_ok=True)
+        remove(self.path)
+
+
+def remove(path: Path) -> None:
+    """Delete what is at `path`, whatever it is (a file, a link, a FIFO, a directory tree);
+    nothing if there is nothing."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def split_run(run: Run) -> list[Run]:

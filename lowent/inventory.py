@@ -28,7 +28,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import socket
 import time
 from dataclasses import dataclass
@@ -36,7 +35,7 @@ from pathlib import Path
 
 import torch
 
-from lowent.cache import TMP_PREFIX, Cache, code_version, device_tag
+from lowent.cache import TMP_PREFIX, Cache, code_version, device_tag, remove
 from lowent.config import RunSpec
 from lowent.seedtext import format_seeds
 from lowent.progress import describe
@@ -75,16 +74,21 @@ def groups(cache: Cache) -> list[Group]:
     found: dict[tuple, dict] = {}
     for manifest in sorted(cache.root.glob("*/manifest.json")):
         try:
+            if not (manifest.is_file() and (manifest.parent / "spec.json").is_file()):
+                continue  # not regular files (a FIFO would block the read): a broken entry
             m = json.loads(manifest.read_text())
             meta = json.loads((manifest.parent / "spec.json").read_text())
             spec = RunSpec.from_dict(meta["spec"])
-        except (OSError, ValueError, KeyError, TypeError):
+            key = (spec.replace(seeds=(0,)).key(),) + tuple(
+                str(m.get(k)) for k in ("code", "torch", "device"))
+            stack = tuple(int(s) for s in meta.get("stack", spec.seeds))
+            wall = float(meta.get("wall_s", 0.0))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
             continue  # a broken entry: the cache reports and retrains it when it is asked for
-        one = spec.replace(seeds=(0,))
-        g = found.setdefault((one.key(), m.get("code"), m.get("torch"), m.get("device")),
-                             {"spec": one, "seeds": set(), "stacks": {}})
+        g = found.setdefault(key, {"spec": spec.replace(seeds=(0,)), "seeds": set(),
+                                   "stacks": {}})
         g["seeds"].update(spec.seeds)
-        g["stacks"][tuple(meta.get("stack", spec.seeds))] = float(meta.get("wall_s", 0.0))
+        g["stacks"][stack] = wall
     return [Group(spec=g["spec"].replace(seeds=tuple(sorted(g["seeds"]))), code=code,
                   torch=tv, device=dev, wall_s=sum(g["stacks"].values()))
             for (_, code, tv, dev), g in found.items()]
@@ -138,7 +142,7 @@ _CHECKPOINT_TMP = re.compile(r"^\.[0-9a-f]+\.pt\.(?:(?P<host>.+)\.)?(?P<pid>\d+)
 def _running_here(pid: str) -> bool:
     try:
         os.kill(int(pid), 0)
-    except (ValueError, ProcessLookupError):
+    except (ValueError, OverflowError, ProcessLookupError):  # not a pid, or no such process
         return False
     except PermissionError:  # alive, another user's
         return True
@@ -156,6 +160,8 @@ def orphans(cache: Cache) -> list[Path]:
             FileLock(str(cache.root / f"{key}.lock")).acquire(timeout=0).lock.release()
         except Timeout:
             continue  # its writer holds the lock: being written now
+        except OSError:
+            continue  # its lock cannot be taken (not a file): left alone, never guessed
         out.append(path)
     for path in sorted((cache.root / "checkpoints").glob(".*.tmp")):
         m = _CHECKPOINT_TMP.match(path.name)
@@ -163,7 +169,10 @@ def orphans(cache: Cache) -> list[Path]:
         if m and host == socket.gethostname():
             dead = not _running_here(m["pid"])
         else:
-            dead = time.time() - path.stat().st_mtime > ORPHAN_AGE
+            try:
+                dead = time.time() - path.lstat().st_mtime > ORPHAN_AGE
+            except FileNotFoundError:
+                continue  # renamed or removed by its writer since the listing
         if dead:
             out.append(path)
     return out
@@ -214,7 +223,7 @@ def prune(cps: list[Checkpoint]) -> list[Path]:
     gone = []
     for c in cps:
         if c.prunable:
-            c.path.unlink(missing_ok=True)
+            remove(c.path)
             gone.append(c.path)
     return gone
 
@@ -232,6 +241,6 @@ def main(args) -> int:
         print(f"pruned {len(gone)} checkpoints{names}")
         left = orphans(cache)
         for path in left:
-            shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+            remove(path)
         print(f"removed {len(left)} orphans of interrupted writes")
     return 0

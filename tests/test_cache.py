@@ -46,7 +46,8 @@ def test_second_get_loads_instead_of_training(tmp_path):
 
 @pytest.mark.parametrize("damage", ["truncate_weights", "flip_trace_byte", "delete_trace",
                                     "garbage_manifest", "manifest_list", "manifest_null",
-                                    "files_list", "unreadable_weights", "entry_is_a_file"])
+                                    "files_list", "unreadable_weights", "entry_is_a_file",
+                                    "entry_is_a_fifo", "manifest_is_a_fifo"])
 def test_corrupt_entry_is_detected_and_retrained_with_a_warning(tmp_path, monkeypatch, damage):
     """An unusable entry of any shape (B3, B4) is retrained with a warning, never a crash."""
     cache, fake = Cache(tmp_path), CountingTrain()
@@ -78,11 +79,17 @@ def test_corrupt_entry_is_detected_and_retrained_with_a_warning(tmp_path, monkey
             return checksum(path)
 
         monkeypatch.setattr(lowent.cache, "_sha256", refuse)
-    else:  # B4: the entry's path replaced by a file; storing the retrained run replaces it
-        import shutil
+    elif damage == "manifest_is_a_fifo":  # reading it would block: never read
+        os.remove(d / "manifest.json")
+        os.mkfifo(d / "manifest.json")
+    else:  # B4: the entry's path replaced by a file (or a FIFO, whose removal must not open
+        import shutil  # it); storing the retrained run replaces it
 
         shutil.rmtree(d)
-        d.write_text("not an entry")
+        if damage == "entry_is_a_fifo":
+            os.mkfifo(d)
+        else:
+            d.write_text("not an entry")
     with pytest.warns(CacheWarning, match="unusable"):
         again = cache.get(SPEC, train_fn=fake)
     monkeypatch.undo()
@@ -210,3 +217,64 @@ def test_stored_reads_without_training(tmp_path):
     os.remove(entry(cache, SPEC, 1) / "trace.json")
     with pytest.raises(CorruptEntry, match="seed 1: trace.json is missing"):
         cache.stored(SPEC)
+
+
+@pytest.mark.parametrize("damage", ["manifest_null", "manifest_list", "code_list", "stack_int",
+                                    "stack_nested", "wall_null", "wall_text",
+                                    "manifest_is_a_fifo"])
+def test_the_inventory_skips_a_damaged_entry_and_lists_the_rest(tmp_path, damage):
+    """`python -m lowent cache` reads every entry's manifest and spec.json: one of a wrong
+    shape is skipped as broken (the cache retrains it when asked), never a crash or a hang."""
+    from lowent import inventory
+
+    cache = Cache(tmp_path)
+    cache.get(SPEC, train_fn=CountingTrain())
+    d = entry(cache, SPEC, 1)
+    manifest, meta = json.loads((d / "manifest.json").read_text()), None
+    if damage == "manifest_is_a_fifo":
+        os.remove(d / "manifest.json")
+        os.mkfifo(d / "manifest.json")
+    elif damage.startswith("manifest") or damage == "code_list":
+        (d / "manifest.json").write_text({"manifest_null": "null", "manifest_list": "[1]"}.get(
+            damage) or json.dumps({**manifest, "code": [1]}))
+    else:
+        meta = json.loads((d / "spec.json").read_text())
+        meta.update({"stack_int": {"stack": 3}, "stack_nested": {"stack": [[0]]},
+                     "wall_null": {"wall_s": None}, "wall_text": {"wall_s": "x"}}[damage])
+        (d / "spec.json").write_text(json.dumps(meta))
+    from lowent.cache import code_version
+
+    groups = inventory.groups(cache)  # seed 0 listed as this code's, seed 1 skipped (or, its
+    assert [g.spec.seeds for g in groups if g.code == code_version()] == [(0,)]  # code a list,
+    assert len(groups) == 1 + (damage == "code_list")  # listed as another version's)
+    assert any("runs of this code and torch: 1" in line
+               for line in inventory.report(cache, inventory.checkpoints(cache)))
+
+
+@pytest.mark.parametrize("what", ["dangling_link", "huge_pid", "lock_is_a_directory"])
+def test_orphans_of_odd_shapes_never_crash_the_inventory(tmp_path, what):
+    from lowent import inventory
+    from lowent.cache import TMP_PREFIX
+
+    cache = Cache(tmp_path)
+    (tmp_path / "checkpoints").mkdir(parents=True)
+    if what == "dangling_link":
+        (tmp_path / "checkpoints" / ".ab12.pt.otherhost.1.tmp").symlink_to(tmp_path / "gone")
+    elif what == "huge_pid":
+        import socket
+
+        (tmp_path / "checkpoints" / f".ab12.pt.{socket.gethostname()}.{10**30}.tmp").write_text("")
+    else:
+        (tmp_path / f"{TMP_PREFIX}abc-1").mkdir()
+        (tmp_path / "abc.lock").mkdir()
+    found = inventory.orphans(cache)  # no exception
+    assert what != "huge_pid" or len(found) == 1  # no such process: an orphan
+
+
+def test_training_slots_of_any_number_cost_nothing_until_tried(tmp_path):
+    from lowent.plugin.slots import TrainingSlots
+
+    slots = TrainingSlots(tmp_path, 10**9)
+    with slots.hold() as k:
+        assert k == 0
+    assert len(slots.locks) == 1

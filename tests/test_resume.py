@@ -89,6 +89,37 @@ def test_a_damaged_checkpoint_is_not_resumed(tmp_path):
     assert "resumed_from_epoch" not in run.meta
 
 
+@pytest.mark.parametrize("blob", ["stamp_int", "stamp_text", "stamp_list", "no_state",
+                                  "state_without_epoch", "a_directory", "a_fifo"])
+def test_a_checkpoint_of_a_foreign_shape_is_unreadable_and_discarded(tmp_path, blob):
+    """Whatever sits at a checkpoint's path, reading it says "unreadable" (the epoch the
+    progress lines read too), and training discards it with a warning and starts over."""
+    import os
+
+    from lowent.cache import Cache
+
+    spec = _spec(dict(variant="full"), "trie")
+    path = tmp_path / "ck.pt"
+    if blob == "a_directory":
+        (path / "inner").mkdir(parents=True)
+    elif blob == "a_fifo":
+        os.mkfifo(path)
+    else:
+        torch.save({"stamp_int": {"stamp": 5}, "stamp_text": {"stamp": "hello"},
+                    "stamp_list": {"stamp": "[1]"}, "no_state": {"stamp": stamp(spec)},
+                    "state_without_epoch": {"stamp": stamp(spec), "state": {}}}[blob], path)
+    state, why = DiskCheckpoints(path, stamp(spec)).read()
+    assert state is None and why.startswith("unreadable")
+    cache = Cache(tmp_path / "cache")
+    cache.checkpoint_path(spec).parent.mkdir(parents=True)
+    os.replace(path, cache.checkpoint_path(spec))
+    assert cache.checkpoint_epoch(spec) is None
+    with pytest.warns(CacheWarning, match="unreadable"):
+        run = train(spec, checkpoints=DiskCheckpoints(cache.checkpoint_path(spec), stamp(spec)),
+                    every=1)
+    assert "resumed_from_epoch" not in run.meta
+
+
 def test_a_crash_while_writing_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
     spec = _spec(dict(variant="full"), "trie")
     path, st = tmp_path / "ck.pt", stamp(spec)

@@ -127,7 +127,7 @@ def train_with_lines(config, specs, load: bool = True) -> list[Run] | None:
                                               cores=cpus), task_seeds=s.task_seeds)
         return train_all(s.cache, specs, slots=slots) if load else None  # now only loads
     workers = worker_input.get("workercount", 1)
-    training = workers if slots is None else min(workers, len(slots.locks))
+    training = workers if slots is None else min(workers, slots.n)
     progress = Progress(s.cache, specs, write, who=worker, workers=training)
     runs = train_all(s.cache, specs, progress, slots)
     return runs if load else None

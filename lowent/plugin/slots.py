@@ -18,15 +18,21 @@ class TrainingSlots:
     beyond the slots wait, and the runs finish sooner with the same numbers."""
 
     def __init__(self, root: Path, n: int, poll_s: float = 0.5):
-        self.dir, self.poll_s = Path(root) / "slots", poll_s
-        self.locks = [FileLock(str(self.dir / f"{k}.lock")) for k in range(n)]
+        self.dir, self.poll_s, self.n = Path(root) / "slots", poll_s, n
+        self.locks: dict[int, FileLock] = {}  # made as they are first tried: n may be huge
+
+    def _lock(self, k: int) -> FileLock:
+        if k not in self.locks:
+            self.locks[k] = FileLock(str(self.dir / f"{k}.lock"))
+        return self.locks[k]
 
     @contextlib.contextmanager
     def hold(self) -> Iterator[int]:
         """Wait for a free slot and hold it for the body; yields the slot's number."""
         self.dir.mkdir(parents=True, exist_ok=True)
         while True:
-            for k, lock in enumerate(self.locks):
+            for k in range(self.n):
+                lock = self._lock(k)
                 try:
                     lock.acquire(timeout=0)
                 except Timeout:
