@@ -66,11 +66,17 @@ class Shift:
 def load(path: str | Path) -> dict:
     """A results.json written by the claims report; a clear error for anything else."""
     try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:  # unreadable, not UTF-8, not JSON
         raise ValueError(f"cannot read a results.json from {str(path)!r}: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("claims"), list):
         raise ValueError(f"{str(path)!r} is not a lowent results.json (no 'claims' list)")
+    if not isinstance(data.get("environment", {}), dict) or not all(
+            isinstance(c, dict) and isinstance(c.get("nodeid"), str)
+            and isinstance(c.get("outcome"), str)
+            and isinstance(c.get("verdict") or {}, dict) for c in data["claims"]):
+        raise ValueError(f"{str(path)!r} is not a lowent results.json (its environment is not "
+                         "an object, or a claim lacks its nodeid, outcome or verdict object)")
     return data
 
 

@@ -108,14 +108,26 @@ def read_plan(path: str | Path) -> dict:
 def work(plan: dict, task: int, cache_dir: str | None = None, log=print) -> Path:
     """Train task `task` of `plan` and store it in the plan's cache (or `cache_dir`); a task
     already stored is only loaded. Returns the cache directory."""
-    tasks = plan["tasks"]
+    from lowent.paths import writable_dir
+
+    try:
+        tasks, made_by = list(plan["tasks"]), str(plan["training code"])
+        root, device = cache_dir or str(plan["cache"]), str(plan["device"])
+    except (KeyError, TypeError) as exc:
+        raise SpecError(f"the plan is damaged ({type(exc).__name__}: {exc}); python -m "
+                        "lowent plan writes one") from None
     if not 0 <= task < len(tasks):
         raise SpecError(f"the plan has tasks 0-{len(tasks) - 1}, not {task}")
-    if plan["training code"] != code_version():
-        raise SpecError(f"the plan was made by lowent training code {plan['training code']}, "
+    if made_by != code_version():
+        raise SpecError(f"the plan was made by lowent training code {made_by}, "
                         f"this is {code_version()}: make the plan again with this lowent")
-    spec = RunSpec.from_dict(tasks[task]["spec"])
-    cache = Cache(cache_dir or plan["cache"], device=plan["device"])
+    try:
+        spec = RunSpec.from_dict(tasks[task]["spec"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SpecError(f"task {task} of the plan is damaged ({type(exc).__name__}: {exc}); "
+                        "python -m lowent plan writes one") from None
+    writable_dir(root, "the cache (--cache, or the plan's)")
+    cache = Cache(root, device=device)
     cache.log = log
     log(f"lowent work: task {task}: {describe(spec)} on {cache.device}, into {cache.root}")
     t0 = time.perf_counter()

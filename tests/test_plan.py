@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from lowent.config import SpecError
+from lowent.config import RunSpec, SpecError
 from lowent.plan import read_plan, work
 from tests.helpers import CLAIM_TEST, SHRINK, entry_hashes
 
@@ -116,6 +116,20 @@ def test_bad_plans_and_tasks_are_one_line_errors(tmp_path):
         work(plan, 3)
     with pytest.raises(SpecError, match="make the plan again"):
         work(plan, 0)
+    # schema right, contents damaged: one line each, never a KeyError from inside
+    from lowent.cache import code_version
+
+    ours = {**plan, "training code": code_version()}
+    for damaged, says in (({k: v for k, v in ours.items() if k != "device"}, "plan is damaged"),
+                          ({**ours, "tasks": 3}, "plan is damaged"),
+                          ({**ours, "tasks": [{"spec": {}}]}, "task 0 of the plan is damaged"),
+                          ({**ours, "tasks": [{}]}, "task 0 of the plan is damaged")):
+        with pytest.raises(SpecError, match=says):
+            work(damaged, 0)
+    (tmp_path / "afile").write_text("")
+    good = {**ours, "tasks": [{"spec": RunSpec().to_dict()}]}
+    with pytest.raises(SpecError, match="is a file, not a directory"):
+        work(good, 0, cache_dir=str(tmp_path / "afile"))
 
 
 def test_an_unwritable_plan_path_is_a_usage_error_before_anything_runs(pytester):

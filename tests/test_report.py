@@ -480,6 +480,16 @@ class TestCompare:
         assert run_cli("compare", a, a).returncode == 0
         r = run_cli("compare", a, junk)
         assert r.returncode == 2 and "not a lowent results.json" in r.stderr
+        for name, body in (("claims_empty_record.json", '{"claims": [{}]}'),
+                           ("env_number.json", '{"claims": [], "environment": 3}')):
+            bad = self._write(tmp_path, name, json.loads(body))
+            for cmd in (("compare", a, bad), ("report", bad, str(tmp_path / "x.html")),
+                        ("stability", f"x={bad}"), ("replication", "--judge", bad)):
+                r = run_cli(*cmd)
+                assert r.returncode == 2 and "not a lowent results.json" in r.stderr, (cmd, r)
+        (tmp_path / "latin1.json").write_bytes(b'{"claims": ["\xff"]}')
+        r = run_cli("compare", a, str(tmp_path / "latin1.json"))
+        assert r.returncode == 2 and "latin1.json" in r.stderr
         r = run_cli("report", a, str(tmp_path / "again.html"))
         assert r.returncode == 0 and (tmp_path / "again.html").stat().st_size > 1000
 
