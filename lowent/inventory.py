@@ -229,6 +229,9 @@ def prune(cps: list[Checkpoint]) -> list[Path]:
 
 
 def main(args) -> int:
+    if args.cache is not None and not args.cache.strip():
+        raise ValueError("--cache is empty; give a directory (or leave it out for "
+                         "$LOWENT_CACHE, else .lowent-cache)")
     cache = Cache(args.cache)
     if not cache.root.is_dir():
         raise ValueError(f"no cache at {cache.root}")

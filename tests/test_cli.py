@@ -69,6 +69,7 @@ def test_bad_input_exits_nonzero_with_one_line_naming_it(tmp_path, args, bad):
     (["train", "--seeds", "0-99999999999", "--out", "OUT"], "name 100,000,000,000 seeds"),
     (["power", "r.json", "--json", "AFILE/p.json"], "--json's directory"),
     (["bench", "--json", "AFILE/b.json"], "--json's directory"),
+    (["cache", "--cache="], "--cache is empty"),
 ])
 def test_bad_numbers_and_paths_are_one_line_before_any_work(tmp_path, args, bad):
     """B5, B6, B7 of issue 31: a level outside (0, 1), a count below its least value, an
