@@ -2,9 +2,11 @@
 
 ``python -m lowent bench-compare OLD.json NEW.json`` prints, per benchmark both runs hold,
 the median time of each and their ratio, and exits 1 when some median is slower than OLD's
-by more than the threshold. ``python -m lowent bench-noise RUN.json ...`` measures what that
-threshold must exceed: the spread of each benchmark's median over repeated runs of the same
-code on the same machine (the largest median over the smallest, minus one).
+by more than the threshold, where the two runs are like for like (SAME: the CPU model, the
+device, threads and workload; a slowdown between unlike runs is shown, not failed).
+``python -m lowent bench-noise RUN.json ...`` measures what that threshold must exceed: the
+spread of each benchmark's median over repeated runs of the same code on the same machine
+(the largest median over the smallest, minus one).
 
 The default threshold, :data:`THRESHOLD`, comes from that measurement (README, "Speed across
 versions"): five runs of ``benchmarks/`` (one torch thread, 40 rounds each) on an idle 2-core
@@ -17,7 +19,9 @@ import json
 from pathlib import Path
 
 THRESHOLD = 0.30  # fail on a median slowdown beyond 30%: twice the measured 13% noise, rounded up
-SAME = ("device", "threads", "models", "flops")  # extra_info that must match to compare
+# what must match to compare two timings: the benchmark's extra_info and the CPU's model
+# (pytest-benchmark's machine_info); a slowdown between unlike runs is shown, never failed
+SAME = ("device", "threads", "models", "flops", "cpu")
 
 
 class BenchFileError(ValueError):
@@ -30,8 +34,10 @@ def load(path: str | Path) -> dict:
     try:
         data = json.loads(Path(path).read_text())
         rows = data["benchmarks"]
+        cpu = ((data.get("machine_info") or {}).get("cpu") or {}).get("brand_raw")
         out = {b["name"]: {"median": float(b["stats"]["median"]),
-                           "rounds": int(b["stats"]["rounds"]), "info": b.get("extra_info", {})}
+                           "rounds": int(b["stats"]["rounds"]),
+                           "info": {**b.get("extra_info", {}), "cpu": cpu}}
                for b in rows}
     except FileNotFoundError:
         raise BenchFileError(f"{path}: no such file") from None
@@ -58,11 +64,13 @@ def compare(old: dict, new: dict, threshold: float = THRESHOLD) -> tuple[list[st
     for name in sorted(set(old) & set(new)):
         o, n = old[name], new[name]
         ratio = n["median"] / o["median"]
-        slow = ratio - 1 > threshold
-        failed |= slow
-        lines.append(f"  {name:<42} {o['median'] * 1e3:9.2f} ms -> {n['median'] * 1e3:9.2f} ms"
-                     f"  x{ratio:5.2f}{'  SLOWER' if slow else ''}")
         differ = [k for k in SAME if o["info"].get(k) != n["info"].get(k)]
+        slow = ratio - 1 > threshold
+        failed |= slow and not differ
+        lines.append(f"  {name:<42} {o['median'] * 1e3:9.2f} ms -> {n['median'] * 1e3:9.2f} ms"
+                     f"  x{ratio:5.2f}"
+                     + ("" if not slow else "  SLOWER" if not differ else
+                        "  slower, not judged (not like for like)"))
         if differ:
             what = ", ".join(f"{k} {o['info'].get(k)} vs {n['info'].get(k)}" for k in differ)
             lines.append(f"    (not like for like: {what})")

@@ -3,7 +3,8 @@ and between machines.
 
 ``python -m lowent compare OLD.json NEW.json`` lists
 
-* **the machines**: where each report's runs were trained (lowent.machine). Where the
+* **the machines**: whether bits are expected, and if not, why (among the reasons, how the
+  machines the runs were trained on differ; lowent.machine). Where the
   machines, the PyTorch build, the training code, the profile and the seeds all match, on
   the CPU, and each seed was trained in the same stack of seeds, the runs must be equal bit
   for bit, and any per-seed number that differs fails the check (the same computation gave

@@ -36,6 +36,23 @@ def test_compare_flags_unlike_runs_and_missing_benchmarks(tmp_path):
     assert "only_old" in text and "only in old" in text
 
 
+def test_a_slowdown_on_another_cpu_or_thread_count_is_shown_not_failed(tmp_path):
+    def on(path, cpu, median, threads=2):
+        _run(path, {"a": median}, threads=threads)
+        data = json.loads(path.read_text())
+        data["machine_info"] = {"cpu": {"brand_raw": cpu}}
+        path.write_text(json.dumps(data))
+        return benchcmp.load(str(path))
+
+    xeon = on(tmp_path / "x.json", "Intel Xeon", 1.0)
+    lines, failed = benchcmp.compare(xeon, on(tmp_path / "e.json", "AMD EPYC", 2.0))
+    text = "\n".join(lines)
+    assert not failed and "slower, not judged" in text and "cpu Intel Xeon vs AMD EPYC" in text
+    lines, failed = benchcmp.compare(xeon, on(tmp_path / "t.json", "Intel Xeon", 2.0, 1))
+    assert not failed and "threads 2 vs 1" in "\n".join(lines)
+    assert benchcmp.compare(xeon, on(tmp_path / "s.json", "Intel Xeon", 2.0))[1]  # like: fails
+
+
 def test_noise_is_the_largest_spread_of_a_median():
     runs = [{"a": {"median": m, "info": {}}, "b": {"median": 1.0, "info": {}}}
             for m in (1.0, 1.1, 1.25)]
