@@ -125,8 +125,9 @@ def run_machines(results: dict) -> list:
 def bits_expected(old: dict, new: dict) -> tuple[bool, list[str]]:
     """Whether the two reports' runs must be equal bit for bit, and if not, why not (one
     line per reason): each report's runs from one recorded machine, the same one, on the
-    CPU, the entries of BITS equal, and (where both reports record it) every seed trained in
-    the same stack of seeds."""
+    CPU, both sessions (which evaluate the runs) on the same machine, the entries of BITS
+    equal, and (where both reports record it) every seed trained in the same stack of
+    seeds."""
     why = []
     mo, mn = run_machines(old), run_machines(new)
     for side, ms in (("OLD", mo), ("NEW", mn)):
@@ -140,6 +141,10 @@ def bits_expected(old: dict, new: dict) -> tuple[bool, list[str]]:
         why += [f"machine: {k}: {a} -> {b}" for k, (a, b) in
                 machines.differences(mo[0], mn[0]).items()]
     eo, en = old.get("environment", {}), new.get("environment", {})
+    if isinstance(eo.get("machine"), dict) and isinstance(en.get("machine"), dict):
+        # the float64 evaluation and probes run where the session runs, not where it trained
+        why += [f"evaluated on another machine: {k}: {a} -> {b}" for k, (a, b) in
+                machines.differences(eo["machine"], en["machine"]).items()]
     why += [f"{k}: {eo.get(k)} -> {en.get(k)}" for k in BITS if eo.get(k) != en.get(k)]
     for side, env in (("OLD", eo), ("NEW", en)):
         if str(env.get("device", "")).startswith("cuda"):

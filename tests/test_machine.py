@@ -144,6 +144,12 @@ def test_compare_expects_no_bits_of_runs_without_a_machine_on_a_gpu_or_stacked_o
     older = {**base, "environment": {k: v for k, v in base["environment"].items()
                                      if k != "run stacks"}}  # a report before the record
     assert compare.bits_expected(older, base) == (True, [])
+    # the same runs read by a session on another machine: its float64 evaluation may round
+    # apart
+    a, b = _with(base, machine=here), _with(base, machine={**here, "CPU": "Another CPU"})
+    assert compare.bits_expected(a, a) == (True, [])
+    same, why = compare.bits_expected(a, b)
+    assert not same and why[0].startswith("evaluated on another machine: CPU")
 
 
 def test_the_run_stacks_entry_names_how_seeds_were_stacked():
