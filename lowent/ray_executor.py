@@ -154,6 +154,10 @@ def train_on_ray(cache: Cache, specs, progress=None, task_seeds: int | None = No
     remote = ray.remote(train_task).options(
         max_retries=RETRIES, num_cpus=1, num_gpus=1 if cache.device == "cuda" else 0)
     driver, where = key_parts(cache.device), str(Path(cache.root).resolve() / "checkpoints")
+    if cache.device == "cuda" and not ray.cluster_resources().get("GPU"):
+        say = progress.write if progress is not None else print
+        say("lowent: the Ray cluster has no GPU now: the CUDA tasks wait until a node with "
+            "one joins (an autoscaler may add one); stop with Ctrl-C otherwise")
     held, parts, pending, failed = {}, [], {}, []  # held: spec -> [its locks, tasks left]
     try:
         for spec in specs:

@@ -117,6 +117,20 @@ def test_a_worker_that_would_train_under_another_key_refuses_the_task_before_tra
     assert not any((tmp_path / "checkpoints").glob("*"))  # a finished task leaves nothing
 
 
+def test_cuda_tasks_on_a_cluster_without_a_gpu_say_that_they_wait(tmp_path, monkeypatch,
+                                                                   capsys):
+    """Ray queues a task no node can run (it may autoscale one in): the driver says so
+    instead of waiting in silence."""
+    import ray
+
+    import lowent.ray_executor as rx
+
+    monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 2.0})
+    monkeypatch.setattr(rx, "key_parts", lambda device: {})
+    assert train_on_ray(Cache(tmp_path, device="cuda"), []) == 0
+    assert "the Ray cluster has no GPU now" in capsys.readouterr().out
+
+
 def test_ray_with_xdist_is_a_one_line_usage_error(pytester):
     pytester.makepyfile(test_claim=CLAIM_TEST)
     res = pytester.runpytest_subprocess("--lowent-executor=ray", "-n", "2")
