@@ -137,14 +137,14 @@ def bits_expected(old: dict, new: dict) -> tuple[bool, list[str]]:
             why.append(f"{side} read runs whose entries record no machine")
         elif len(ms) != 1:
             why.append(f"{side}'s runs were trained on {len(ms)} machines")
-    if not why:
-        why += [f"machine: {k}: {a} -> {b}" for k, (a, b) in
-                machines.differences(mo[0], mn[0]).items()]
+    trained = {} if why else machines.differences(mo[0], mn[0])
+    why += [f"machine: {k}: {a} -> {b}" for k, (a, b) in trained.items()]
     eo, en = old.get("environment", {}), new.get("environment", {})
     if isinstance(eo.get("machine"), dict) and isinstance(en.get("machine"), dict):
         # the float64 evaluation and probes run where the session runs, not where it trained
         why += [f"evaluated on another machine: {k}: {a} -> {b}" for k, (a, b) in
-                machines.differences(eo["machine"], en["machine"]).items()]
+                machines.differences(eo["machine"], en["machine"]).items()
+                if trained.get(k) != (a, b)]  # not said twice
     why += [f"{k}: {eo.get(k)} -> {en.get(k)}" for k in BITS if eo.get(k) != en.get(k)]
     for side, env in (("OLD", eo), ("NEW", en)):
         if str(env.get("device", "")).startswith("cuda"):
