@@ -3,7 +3,7 @@
 SETTING 7, E1: "The fast engine (trie + ensemble) and the faithful per-sample loop agree:
 identical trajectories with dropout 0; statistically indistinguishable final H, KL with
 dropout 0.1." The dropout-0 half is exact and needs no statistics; the dropout-0.1 half is
-a two-sample equivalence test (claims/README.md; lowent/claims/engine_agreement.py).
+a paired equivalence test over seeds (claims/README.md; lowent/claims/engine_agreement.py).
 """
 import numpy as np
 

@@ -297,12 +297,14 @@ def rate_below(counts, exposure: float, bound: float, alpha: float = ALPHA) -> R
 @functools.lru_cache(maxsize=4096)
 def _binomial(k: int, n: int, rate: float, alternative: str,
               alpha: float) -> tuple[float, float, float, float]:
-    """scipy's binomtest of k of n at `rate`: p, its (1 - 2 alpha) Clopper-Pearson interval,
-    and the opposite p. A function of whole numbers, so kept: the stability rule and the
-    power simulations ask for the same few counts thousands of times."""
+    """scipy's binomtest of k of n at `rate`: p, the two-sided (1 - 2 alpha) Clopper-Pearson
+    interval (as the t-tests': each bound is the one-sided 1 - alpha bound that the one-sided
+    test at alpha inverts, so the interval excludes `rate` on the claimed side exactly when
+    p < alpha), and the opposite p. A function of whole numbers, so kept: the stability rule
+    and the power simulations ask for the same few counts thousands of times."""
     opposite = "less" if alternative == "greater" else "greater"
     res = sps.binomtest(k, n, rate, alternative=alternative)
-    ci = res.proportion_ci(confidence_level=1 - 2 * alpha)
+    ci = sps.binomtest(k, n, rate).proportion_ci(confidence_level=1 - 2 * alpha)
     return (float(res.pvalue), float(ci.low), float(ci.high),
             float(sps.binomtest(k, n, rate, alternative=opposite).pvalue))
 

@@ -318,6 +318,18 @@ def test_page_null_from_drawn_weights_equals_permuting_the_ranks(n_perm):
                 for _ in range(8)}) > 1
 
 
+def test_the_binomial_interval_excludes_the_rate_on_the_claimed_side_iff_the_test_passes():
+    """Its bounds are the one-sided 1 - alpha bounds the one-sided exact test inverts (S3 with
+    10 seeds and 2 runs with a spike: p = 0.077, and the interval reaches above pi0 = 0.473)."""
+    for n in range(1, 13):
+        for k in range(n + 1):
+            for rate in (0.05, 0.4727):
+                for alt in ("greater", "less"):
+                    r = exact.more_often(np.arange(n) < k, rate, alternative=alt)
+                    excluded = r.ci[0] > rate if alt == "greater" else r.ci[1] < rate
+                    assert excluded == (r.pvalue < 0.05), (n, k, rate, alt, r.pvalue, r.ci)
+
+
 def test_kept_binomial_and_poisson_figures_are_scipys():
     """more_often and rate_below keep their figures per count (the stability rule asks for
     the same few thousands of times): asked twice, each gives what scipy computes afresh."""
@@ -328,7 +340,7 @@ def test_kept_binomial_and_poisson_figures_are_scipys():
             for k in range(n + 1):
                 for alt, opp in (("greater", "less"), ("less", "greater")):
                     ref = sps.binomtest(k, n, rate, alternative=alt)
-                    ci = ref.proportion_ci(confidence_level=1 - 2 * alpha)
+                    ci = sps.binomtest(k, n, rate).proportion_ci(confidence_level=1 - 2 * alpha)
                     p_opp = sps.binomtest(k, n, rate, alternative=opp).pvalue
                     for _ in range(2):
                         r = exact.more_often(np.arange(n) < k, rate, alpha, alt)
