@@ -7,8 +7,14 @@ run was looked at:
 * smoothing is trailing: s[e] = mean(x[e-2], x[e-1], x[e]) (the first epochs average fewer);
 * an epoch is inside a loss spike when its mean training loss exceeds the median of the
   window's losses by more than SPIKE_MADS robust standard deviations (1.4826 MAD);
-* an epoch is excluded when a spike epoch lies inside its smoothing window, so no smoothed
-  value that a spike touched enters the mean.
+* an epoch is excluded when a spike epoch of the window lies inside its smoothing window,
+  so no smoothed value that a spike of the window touched enters the mean.
+
+Spikes are looked for among the window's epochs only. The SMOOTH - 1 epochs before it enter
+the first window values through the smoothing, and a spike there is not excluded: the
+window's median and MAD do not describe those epochs (where the loss is still falling, as in
+46 of the 300 entries of a quick cache, they would all read as spikes), so the reading stays
+as fixed. Its reach is two of fifteen smoothed values, each a third of one epoch's value.
 """
 from __future__ import annotations
 
