@@ -19,7 +19,9 @@ resumes from the task's last checkpoint when it can read it, or starts over. A t
 checkpoints in the cache's own checkpoint directory when its node can write there (the
 driver's machine, or a filesystem shared with it: a killed pytest then resumes too), else in
 the node's temporary directory; either way it computes exactly what an uninterrupted
-run does (resuming is exact: tests/test_resume.py; tests/test_ray.py kills a worker). Each
+run does. A checkpoint in the cache's directory stays until the driver has stored the
+result (a result lost on its way resumes from it); one in a node's own directory goes with
+the task's end (resuming is exact: tests/test_resume.py; tests/test_ray.py kills a worker). Each
 result carries the machine record of the node that trained it, stored in its entry's
 manifest, so a cluster of mixed machines is reported as such ("runs trained on mixed
 machines").
@@ -34,7 +36,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from lowent.cache import Cache, code_version, device_tag, release, split_run, stamp
+from lowent.cache import (Cache, checkpoint_name, code_version, device_tag, release, remove,
+                          split_run, stamp)
 from lowent.config import RunSpec, SpecError
 
 RETRIES = 3  # Ray's reruns of a task whose worker died
@@ -120,7 +123,7 @@ def train_task(spec: dict, device: str, driver: dict[str, str],
     node's machine record in ``meta["machine"]``. `driver` is the driver's :func:`key_parts`."""
     import torch
 
-    from lowent.cache import DiskCheckpoints, checkpoint_name
+    from lowent.cache import DiskCheckpoints
     from lowent.engine import train
     from lowent.host import resolve_device
     from lowent.machine import machine
@@ -135,7 +138,10 @@ def train_task(spec: dict, device: str, driver: dict[str, str],
     try:
         ckpt = DiskCheckpoints(where / f"{name}.pt", stamp(spec, device))
         run = train(spec, device=device, checkpoints=ckpt)
-        ckpt.clear()
+        if cache_checkpoints is None or where != Path(cache_checkpoints):
+            ckpt.clear()  # the node's own: the driver cannot reach it
+        # else the driver clears it once the result is stored, so that a result lost on its
+        # way (the driver killed, a full disk) resumes from it instead of from epoch 0
     finally:
         pid.unlink(missing_ok=True)
     run.meta["machine"] = machine(resolve_device(device))
@@ -184,6 +190,7 @@ def train_on_ray(cache: Cache, specs, progress=None, task_seeds: int | None = No
                 for one in split_run(run):
                     one.meta["machine"] = run.meta["machine"]
                     cache.store(one)
+                remove(Path(where) / f"{checkpoint_name(part, cache.device)}.pt")
                 if progress is not None:
                     progress.trained(spec, float(run.meta.get("wall_s", time.monotonic() - t0)),
                                      "resumed_from_epoch" in run.meta, part=part)

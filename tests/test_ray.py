@@ -117,6 +117,16 @@ def test_a_worker_that_would_train_under_another_key_refuses_the_task_before_tra
     assert not any((tmp_path / "checkpoints").glob("*"))  # a finished task leaves nothing
 
 
+def test_a_task_leaves_a_checkpoint_in_the_caches_directory_for_the_driver_to_clear(tmp_path):
+    """Until the driver has stored the result, the task's last checkpoint stays where the
+    driver can reach it: a result lost on its way resumes from it, not from epoch 0."""
+    spec = RunSpec(target=small_target(), model=ModelSpec(kind="gru", d_model=8, layers=1),
+                   train=TrainSpec(epochs=6, batch_size=64), seeds=(0,))  # a checkpoint at 5
+    where = tmp_path / "checkpoints"
+    train_task(spec.to_dict(), "cpu", key_parts("cpu"), str(where))
+    assert [p.name for p in where.iterdir()] == [f"{checkpoint_name(spec)}.pt"]
+
+
 def test_cuda_tasks_on_a_cluster_without_a_gpu_say_that_they_wait(tmp_path, monkeypatch,
                                                                    capsys):
     """Ray queues a task no node can run (it may autoscale one in): the driver says so
@@ -175,5 +185,6 @@ def test_a_worker_killed_mid_task_is_retried_and_its_run_equals_an_uninterrupted
     assert done == {"tasks": 1}
     run = cache.load(spec.replace(seeds=(3,)))
     assert run.meta.get("resumed_from_epoch", 0) > 0  # the retry resumed the killed task
+    assert not ckpt.exists() and not pid.exists()  # the driver cleared it once stored
     Cache(tmp_path / "local").get(spec)
     assert entry_hashes(tmp_path / "ray") == entry_hashes(tmp_path / "local")
