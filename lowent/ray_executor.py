@@ -19,9 +19,9 @@ resumes from the task's last checkpoint when it can read it, or starts over. A t
 checkpoints in the cache's own checkpoint directory when its node can write there (the
 driver's machine, or a filesystem shared with it: a killed pytest then resumes too), else in
 the node's temporary directory; either way it computes exactly what an uninterrupted
-run does. A checkpoint in the cache's directory stays until the driver has stored the
-result (a result lost on its way resumes from it); one in a node's own directory goes with
-the task's end (resuming is exact: tests/test_resume.py; tests/test_ray.py kills a worker). Each
+run does (resuming is exact: tests/test_resume.py; tests/test_ray.py kills a worker). A
+checkpoint in the cache's directory stays until the driver has stored the result (a result
+lost on its way resumes from it); one in a node's own directory goes with the task's end. Each
 result carries the machine record of the node that trained it, stored in its entry's
 manifest, so a cluster of mixed machines is reported as such ("runs trained on mixed
 machines").
