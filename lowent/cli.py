@@ -133,7 +133,9 @@ def _add_reports(sub) -> None:
                        formatter_class=_Help)
     c.add_argument("old", help="results.json of the reference run (e.g. the last PyTorch)")
     c.add_argument("new", help="results.json of the run to check")
-    c.add_argument("--alpha", type=_level, default=0.05, help="level of the shift tests (Holm)")
+    c.add_argument("--alpha", type=_level, default=0.05,
+                   help="level of the shift tests (Holm) and of the stability rule that judges "
+                        "a flip")
     c.add_argument("--allow-different", action="store_true",
                    help="compare reports of different results schemas or profiles")
     r = sub.add_parser("report", help="rebuild the HTML claims report from a results.json")

@@ -182,6 +182,12 @@ def test_settings_come_from_option_then_environment_then_ini(pytester, monkeypat
         assert name in helptext
     assert "{auto,cpu,cuda}" in helptext and "{paper,quick}" in helptext
     assert "{skip,judge}" in helptext
+    # ~ in the cache's setting (an ini key or a variable, where no shell expands it) is home
+    monkeypatch.setenv("HOME", str(pytester.path / "home"))
+    monkeypatch.setenv("LOWENT_CACHE", "~/lowent-cache")
+    header = pytester.runpytest("--collect-only", "-v").stdout.str()
+    assert str(pytester.path / "home" / "lowent-cache") in header
+    assert not (pytester.path / "~").exists()
 
 
 def test_a_lowent_value_after_a_space_without_a_configuration_file_is_warned_of(pytester,

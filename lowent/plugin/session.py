@@ -175,7 +175,7 @@ def build(config) -> ClaimsSession:
     """Read and check every setting once."""
     prof, name = _profile(config)
     device = _device(config)
-    root = setting(config, "cache")
+    root = os.path.expanduser(setting(config, "cache"))  # ~ as a shell would (ini, env)
     if not os.path.isabs(root):
         root = os.path.join(str(config.rootpath), root)
     report = config.getoption("--lowent-report")
