@@ -10,8 +10,13 @@ from pathlib import Path
 from lowent.config import SpecError
 
 
-def _nearest_existing(p: Path) -> Path:
+def _nearest_existing(p: Path, what: str) -> Path:
+    """The nearest of `p` and its parents that exists; SpecError where one on the way is a
+    symbolic link to nothing (or a loop), which no write through it can use."""
     while not p.exists() and p != p.parent:
+        if p.is_symlink():
+            raise SpecError(f"{what}: {str(p)!r} is a symbolic link to nothing (or a loop of "
+                            "links); give a path you can write")
         p = p.parent
     return p
 
@@ -36,7 +41,7 @@ def writable_dir(path, what: str, create: bool = True) -> Path:
     p = Path(path)
     if p.exists() and not p.is_dir():
         raise SpecError(f"{what} {str(path)!r} is a file, not a directory; give a directory")
-    base = _nearest_existing(p.absolute())
+    base = _nearest_existing(p.absolute(), what)
     if not base.is_dir():
         raise SpecError(f"{what} {str(path)!r} cannot be created: {str(base)!r} is a file")
     if create and base != p.absolute():

@@ -70,12 +70,16 @@ def test_bad_input_exits_nonzero_with_one_line_naming_it(tmp_path, args, bad):
     (["power", "r.json", "--json", "AFILE/p.json"], "--json's directory"),
     (["bench", "--json", "AFILE/b.json"], "--json's directory"),
     (["cache", "--cache="], "--cache is empty"),
+    (["train", "--epochs", "1", "--out", "DANGLE/run"], "is a symbolic link to nothing"),
+    (["power", "r.json", "--json", "DANGLE/p.json"], "is a symbolic link to nothing"),
 ])
 def test_bad_numbers_and_paths_are_one_line_before_any_work(tmp_path, args, bad):
     """B5, B6, B7 of issue 31: a level outside (0, 1), a count below its least value, an
     --out that cannot hold the run (checked before training), an enormous seed set."""
     (tmp_path / "afile").write_text("")
-    args = [str(tmp_path / "out") if a == "OUT" else a.replace("AFILE", str(tmp_path / "afile"))
+    (tmp_path / "dangle").symlink_to(tmp_path / "nothing")
+    args = [str(tmp_path / "out") if a == "OUT" else
+            a.replace("AFILE", str(tmp_path / "afile")).replace("DANGLE", str(tmp_path / "dangle"))
             for a in args]
     r = run_cli(*args)
     lines = r.stderr.strip().splitlines()
