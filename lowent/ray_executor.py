@@ -155,13 +155,14 @@ def train_on_ray(cache: Cache, specs, progress=None, task_seeds: int | None = No
     run's locks are released once all its tasks are stored. Returns the number of tasks
     run. Raises the first task's error after storing every task that succeeded."""
     from lowent.plan import task_cost, task_parts
+    from lowent.progress import describe
 
     ray = require_ray()
     remote = ray.remote(train_task).options(
         max_retries=RETRIES, num_cpus=1, num_gpus=1 if cache.device == "cuda" else 0)
     driver, where = key_parts(cache.device), str(Path(cache.root).resolve() / "checkpoints")
+    say = progress.write if progress is not None else print
     if cache.device == "cuda" and not ray.cluster_resources().get("GPU"):
-        say = progress.write if progress is not None else print
         say("lowent: the Ray cluster has no GPU now: the CUDA tasks wait until a node with "
             "one joins (an autoscaler may add one); stop with Ctrl-C otherwise")
     held, parts, pending, failed = {}, [], {}, []  # held: spec -> [its locks, tasks left]
@@ -175,7 +176,13 @@ def train_on_ray(cache: Cache, specs, progress=None, task_seeds: int | None = No
                 release(locks)
                 continue
             held[spec] = [locks, 0]
-            parts += [(spec, part) for part in task_parts(spec, missing, task_seeds)]
+            cut = task_parts(spec, missing, task_seeds)
+            whole = spec.replace(seeds=missing)
+            if len(cut) > 1 and (epoch := cache.checkpoint_epoch(whole)) is not None:
+                say(f"lowent: {describe(whole)} has a checkpoint at epoch {epoch}, which tasks "
+                    f"of {task_seeds} seed{'s' if task_seeds > 1 else ''} do not resume (they "
+                    "train from the start; without --lowent-task-seeds one task resumes it)")
+            parts += [(spec, part) for part in cut]
         parts.sort(key=lambda sp: -task_cost(cache, sp[1])[1])  # stable: ties keep run order
         for spec, part in parts:
             pending[remote.remote(part.to_dict(), cache.device, driver, where)] = (

@@ -127,6 +127,49 @@ def test_a_task_leaves_a_checkpoint_in_the_caches_directory_for_the_driver_to_cl
     assert [p.name for p in where.iterdir()] == [f"{checkpoint_name(spec)}.pt"]
 
 
+def test_a_whole_runs_checkpoint_that_one_seed_tasks_cannot_resume_is_said(tmp_path,
+                                                                           monkeypatch, capsys):
+    """A checkpoint of a run's missing seeds stacked (the local executor's) is not resumed by
+    tasks of fewer seeds: the driver says so rather than redo its epochs in silence."""
+    import ray
+
+    import lowent.ray_executor as rx
+    from lowent.cache import DiskCheckpoints, stamp
+    from lowent.engine import train
+
+    spec = RunSpec(target=small_target(), model=ModelSpec(kind="gru", d_model=8, layers=1),
+                   train=TrainSpec(epochs=6, batch_size=64), seeds=(0, 1))
+    cache = Cache(tmp_path)
+
+    class Stop(Exception):
+        pass
+
+    class StopAfterFirst(DiskCheckpoints):
+        def save(self, state):
+            super().save(state)
+            raise Stop
+
+    with pytest.raises(Stop):
+        train(spec, checkpoints=StopAfterFirst(cache.checkpoint_path(spec), stamp(spec)))
+    assert cache.checkpoint_epoch(spec) == 5
+    submitted = []
+
+    class Remote:  # records the tasks instead of running them; none reaches a worker
+        def options(self, **kw):
+            return self
+
+        def remote(self, *args):
+            submitted.append(args[0]["seeds"])
+            raise Stop
+
+    monkeypatch.setattr(ray, "remote", lambda fn: Remote())
+    with pytest.raises(Stop):
+        rx.train_on_ray(cache, [spec], task_seeds=1)
+    out = capsys.readouterr().out
+    assert "has a checkpoint at epoch 5, which tasks of 1 seed do not resume" in out
+    assert [list(s) for s in submitted] == [[0]]
+
+
 def test_cuda_tasks_on_a_cluster_without_a_gpu_say_that_they_wait(tmp_path, monkeypatch,
                                                                    capsys):
     """Ray queues a task no node can run (it may autoscale one in): the driver says so
