@@ -113,7 +113,7 @@ def _welch_p(x: np.ndarray, y: np.ndarray) -> float:
 
 # What, besides the machine, must match for two reports' runs to be equal bit for bit.
 BITS = ("PyTorch", "PyTorch build", "training code", "profile", "seeds")
-STACKS = "run stacks"  # how the runs' seeds were stacked in training (lowent.report.stacks_entry)
+STACKS = "run stacks"  # how the runs' seeds were stacked (lowent.report.stacks_record)
 
 
 def run_machines(results: dict) -> list:
@@ -150,10 +150,22 @@ def bits_expected(old: dict, new: dict) -> tuple[bool, list[str]]:
         if str(env.get("device", "")).startswith("cuda"):
             why.append(f"{side}'s runs trained on a GPU, whose kernels need not give the same "
                        "bits twice (atomic adds in backward passes)")
-    if STACKS in eo and STACKS in en and eo[STACKS] != en[STACKS]:
-        why.append(f"{STACKS}: {eo[STACKS]} -> {en[STACKS]} (a seed stacked with other seeds "
-                   "may round apart from the same seed trained alone)")
+    so, sn = _stacks(eo), _stacks(en)
+    moved = sorted(k for k in set(so) & set(sn) if so[k] != sn[k])
+    if moved:
+        why.append(f"{STACKS}: {len(moved)} configuration{'s' if len(moved) > 1 else ''} read "
+                   "by both trained in other stacks of seeds (a seed stacked with others may "
+                   "round apart from the same seed trained alone)")
     return not why, why
+
+
+def _stacks(env: dict) -> dict:
+    """{configuration key: set of its stacks} of a report's "run stacks" (empty for a
+    report before that record, which is then not checked for it)."""
+    out: dict = {}
+    for key, st in env.get(STACKS) or []:
+        out.setdefault(key, set()).add(tuple(st))
+    return out
 
 
 def flip_share(record: dict, outcome: str, n_seeds: int | None) -> float | None:

@@ -44,21 +44,23 @@ _COLOURS = {"holds": "#1a7f37", "contradicted": "#cf222e", "not equivalent": "#b
             "does not reproduce": "#b35900"}  # the last: results.json written before outcomes
 
 
-def stacks_entry(stacks) -> str:
+def stacks_record(stacks) -> list:
     """The environment's "run stacks": how the seeds of the runs a report read were stacked
-    in training, as pairs (the run's configuration key, the seeds of one stack). Two reports
-    whose entries differ stacked some seed differently, and a seed stacked with others may
-    round apart from the same seed trained alone (docs/cluster.md), so ``lowent compare``
-    expects bits only where they are equal."""
-    import hashlib
+    in training, as sorted pairs [the run's configuration key, the seeds of one stack]. A
+    seed stacked with others may round apart from the same seed trained alone
+    (docs/cluster.md), so ``lowent compare`` expects bits of a configuration both reports
+    read only where its stacks are the same."""
+    return [[k, list(st)] for k, st in sorted({(str(k), tuple(int(s) for s in st))
+                                               for k, st in stacks})]
 
-    pairs = sorted({(str(k), tuple(int(s) for s in st)) for k, st in stacks})
-    if not pairs:
+
+def stacks_summary(record: list) -> str:
+    """One line for the "run stacks" record: how many stacks, of how many seeds."""
+    if not record:
         return "no runs read"
-    sizes = sorted({len(st) for _, st in pairs})
-    size = (f"{sizes[0]}" if len(sizes) == 1 else f"{sizes[0]} to {sizes[-1]}")
-    digest = hashlib.sha256(json.dumps(pairs).encode()).hexdigest()[:16]
-    return f"{len(pairs)} stacks of {size} seed{'s' if sizes[-1] > 1 else ''} (sha256 {digest})"
+    sizes = sorted({len(st) for _, st in record})
+    size = f"{sizes[0]}" if len(sizes) == 1 else f"{sizes[0]} to {sizes[-1]}"
+    return f"{len(record)} stacks of {size} seed{'s' if sizes[-1] > 1 else ''}"
 
 
 def _verdict_outcome(verdict: dict) -> str:
@@ -285,6 +287,8 @@ def _env_value(key: str, value) -> str:
     machines as their lines (and how many, when a shared cache mixed several)."""
     from lowent.machine import fingerprint
 
+    if key == "run stacks" and isinstance(value, list):
+        return stacks_summary(value)
     if key == "run machines" and isinstance(value, list):
         lines = [fingerprint(m) for m in value] or ["no runs read"]
         return (f"mixed: {len(lines)} machines: " if len(lines) > 1 else "") + "; ".join(lines)

@@ -129,8 +129,9 @@ def test_compare_expects_no_bits_of_runs_without_a_machine_on_a_gpu_or_stacked_o
     """Bits are expected only of runs that each recorded one machine, the same, trained on
     the CPU, with each seed in the same stack (where both reports record the stacks)."""
     here = machine.machine()
+    five = [["a", [0, 1, 2, 3, 4]], ["b", [0, 1, 2, 3, 4]]]
     base = _with(_report(here, np.linspace(3.58, 3.60, 5)), device="cpu (claim runs)",
-                 **{"run stacks": "26 stacks of 5 seeds (sha256 0123456789abcdef)"})
+                 **{"run stacks": five})
     assert compare.bits_expected(base, base) == (True, [])
     unrecorded = _with(base, **{"run machines": [None, here]})
     same, why = compare.bits_expected(base, unrecorded)
@@ -138,9 +139,13 @@ def test_compare_expects_no_bits_of_runs_without_a_machine_on_a_gpu_or_stacked_o
     gpu = _with(base, device="cuda:NVIDIA H100 80GB HBM3 (claim runs)")
     same, why = compare.bits_expected(gpu, gpu)
     assert not same and len(why) == 2 and all("trained on a GPU" in w for w in why)
-    alone = _with(base, **{"run stacks": "130 stacks of 1 seed (sha256 fedcba9876543210)"})
+    alone = _with(base, **{"run stacks": [["a", [s]] for s in range(5)] + five[1:]})
     same, why = compare.bits_expected(base, alone)
-    assert not same and why[0].startswith("run stacks: 26 stacks of 5 seeds")
+    assert not same and why == ["run stacks: 1 configuration read by both trained in other "
+                                "stacks of seeds (a seed stacked with others may round apart "
+                                "from the same seed trained alone)"]
+    subset = _with(base, **{"run stacks": five[:1]})  # a run of fewer claims: b not read
+    assert compare.bits_expected(base, subset) == (True, [])
     older = {**base, "environment": {k: v for k, v in base["environment"].items()
                                      if k != "run stacks"}}  # a report before the record
     assert compare.bits_expected(older, base) == (True, [])
@@ -152,16 +157,16 @@ def test_compare_expects_no_bits_of_runs_without_a_machine_on_a_gpu_or_stacked_o
     assert not same and why[0].startswith("evaluated on another machine: CPU")
 
 
-def test_the_run_stacks_entry_names_how_seeds_were_stacked():
-    from lowent.report import stacks_entry
+def test_the_run_stacks_record_lists_each_configurations_stacks_once():
+    from lowent.report import stacks_record, stacks_summary
 
-    five = [("a", (0, 1, 2, 3, 4)), ("b", (0, 1, 2, 3, 4))]
+    five = [("b", (0, 1, 2, 3, 4)), ("a", (0, 1, 2, 3, 4))]
     ones = [(k, (s,)) for k in "ab" for s in range(5)]
-    assert stacks_entry(five).startswith("2 stacks of 5 seeds (sha256 ")
-    assert stacks_entry(ones).startswith("10 stacks of 1 seed (sha256 ")
-    assert stacks_entry(five) == stacks_entry(list(reversed(five)) + five[:1])  # a set
-    assert stacks_entry(five) != stacks_entry([("a", (0, 1)), ("a", (2, 3, 4))] + five[1:])
-    assert stacks_entry([]) == "no runs read"
+    assert stacks_record(five + five) == [["a", [0, 1, 2, 3, 4]], ["b", [0, 1, 2, 3, 4]]]
+    assert stacks_summary(stacks_record(five)) == "2 stacks of 5 seeds"
+    assert stacks_summary(stacks_record(ones)) == "10 stacks of 1 seed"
+    assert stacks_summary(stacks_record(ones + five)) == "12 stacks of 1 to 5 seeds"
+    assert stacks_summary([]) == "no runs read"
 
 
 def test_compare_judges_a_flip_both_ways_and_fails_a_claim_test_that_failed_in_new(

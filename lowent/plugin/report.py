@@ -25,7 +25,7 @@ from lowent.plugin.session import session_of
 from lowent.machine import fingerprint, machine
 from lowent.seedtext import seeds_entry
 from lowent.claims import AA_CHECK, CLAIMS, engine_note
-from lowent.report import across_machines, claim_label, outcome, stacks_entry, write
+from lowent.report import across_machines, claim_label, outcome, stacks_record, write
 from lowent.stability import UNSTABLE, Stability, describe
 
 NOT_TRAINED = "not trained"  # a claim skipped because its layout's verdict differs
@@ -254,7 +254,7 @@ def environment(config, wall_s: float, machines: list | None = None, stacks=()) 
         "training code": code_version(),
         "machine": machine(session.device),
         "run machines": list(machines or []),
-        "run stacks": stacks_entry(stacks),
+        "run stacks": stacks_record(stacks),
         "profile": name,
         "seeds": seeds_entry(prof.seeds),
         "epochs": prof.epochs,
