@@ -79,8 +79,9 @@ def groups(cache: Cache) -> list[Group]:
             m = json.loads(manifest.read_text())
             meta = json.loads((manifest.parent / "spec.json").read_text())
             spec = RunSpec.from_dict(meta["spec"])
-            key = (spec.replace(seeds=(0,)).key(),) + tuple(
-                str(m.get(k)) for k in ("code", "torch", "device"))
+            key = (spec.replace(seeds=(0,)).key(),) + tuple(  # hashable, None kept as None
+                v if v is None or isinstance(v, str) else str(v)
+                for v in (m.get(k) for k in ("code", "torch", "device")))
             stack = tuple(int(s) for s in meta.get("stack", spec.seeds))
             wall = float(meta.get("wall_s", 0.0))
         except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
