@@ -359,10 +359,6 @@ def main(args) -> int:
 
 
 def _main(args) -> int:
-    if args.json:  # checked before minutes of timing, not after
-        from lowent.paths import writable_file
-
-        writable_file(args.json, "--json")
     keep_freed_memory()  # before the baseline too: both sides run under the same allocator
     dev = resolve_device(args.device)
     print(f"torch {torch.__version__}, device {dev}, threads {torch.get_num_threads()}")

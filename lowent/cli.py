@@ -399,6 +399,10 @@ def main(argv=None) -> int:
         _error(str(exc))
         return USAGE_ERROR
     try:
+        if getattr(args, "json", None):  # any command's --json, checked before its work
+            from lowent.paths import writable_file
+
+            writable_file(args.json, "--json")
         status = COMMANDS[args.command](args)
         sys.stdout.flush()  # a reader that stopped early is found here, not at exit
         return status

@@ -179,6 +179,14 @@ def flip_share(record: dict, outcome: str, n_seeds: int | None) -> float | None:
     return stability(verdict_from_record(v), n_seeds).share(outcome)
 
 
+def _seeds(results: dict) -> int | None:
+    """Seeds per configuration of a report, None where it does not say."""
+    try:
+        return seeds_of(results)
+    except ValueError:
+        return None
+
+
 def supported(flip: tuple, alpha: float = ALPHA) -> bool:
     """Whether a flip of :func:`compare` is supported by the measurements: NEW has no
     verdict, or neither report's predictive draws reach the other's outcome in alpha of
@@ -198,14 +206,7 @@ def compare(old: dict, new: dict, alpha: float = ALPHA) -> dict:
     flip is supported when neither reaches alpha (:func:`supported`)."""
     a = {test_id(r["nodeid"]): r for r in old["claims"]}
     b = {test_id(r["nodeid"]): r for r in new["claims"]}
-    try:
-        n_seeds = seeds_of(new)
-    except ValueError:
-        n_seeds = None
-    try:
-        n_old = seeds_of(old)
-    except ValueError:
-        n_old = None
+    n_seeds, n_old = _seeds(new), _seeds(old)
     flips = [(k, a[k]["outcome"], b[k]["outcome"], flip_share(b[k], a[k]["outcome"], n_seeds),
               flip_share(a[k], b[k]["outcome"], n_old) if b[k]["outcome"] in VERDICTS else None)
              for k in a if k in b

@@ -100,10 +100,6 @@ def format_rows(rows: list[PowerRow]) -> str:
 def main(args) -> int:
     from lowent.compare import load
 
-    if args.json:  # checked before the simulations, not after
-        from lowent.paths import writable_file
-
-        writable_file(args.json, "--json")
     results = load(args.results)
     method = getattr(args, "method", "bootstrap")
     rows = power_table(results, tuple(args.seeds), args.sims, method)

@@ -197,7 +197,7 @@ def train_on_ray(cache: Cache, specs, progress=None, task_seeds: int | None = No
                 for one in split_run(run):
                     one.meta["machine"] = run.meta["machine"]
                     cache.store(one)
-                remove(Path(where) / f"{checkpoint_name(part, cache.device)}.pt")
+                remove(cache.checkpoint_path(part))  # the task left it for this moment
                 if progress is not None:
                     progress.trained(spec, float(run.meta.get("wall_s", time.monotonic() - t0)),
                                      "resumed_from_epoch" in run.meta, part=part)

@@ -10,8 +10,27 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from lowent.cache import DiskCheckpoints
 from lowent.config import ModelSpec, TargetSpec
 from lowent.target import n_contexts
+
+
+class Interrupted(Exception):
+    """Stands for the process being killed."""
+
+
+class KilledAfter(DiskCheckpoints):
+    """Checkpoints on disk; the process 'dies' right after the n-th save."""
+
+    def __init__(self, path, stamp, n: int):
+        super().__init__(path, stamp)
+        self.left = n
+
+    def save(self, state):
+        super().save(state)
+        self.left -= 1
+        if self.left == 0:
+            raise Interrupted
 
 # Every model kind the engine builds: (id, ModelSpec kwargs).
 MODEL_KINDS = [

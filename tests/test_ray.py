@@ -134,23 +134,15 @@ def test_a_whole_runs_checkpoint_that_one_seed_tasks_cannot_resume_is_said(tmp_p
     import ray
 
     import lowent.ray_executor as rx
-    from lowent.cache import DiskCheckpoints, stamp
+    from lowent.cache import stamp
     from lowent.engine import train
+    from tests.helpers import Interrupted, KilledAfter
 
     spec = RunSpec(target=small_target(), model=ModelSpec(kind="gru", d_model=8, layers=1),
                    train=TrainSpec(epochs=6, batch_size=64), seeds=(0, 1))
     cache = Cache(tmp_path)
-
-    class Stop(Exception):
-        pass
-
-    class StopAfterFirst(DiskCheckpoints):
-        def save(self, state):
-            super().save(state)
-            raise Stop
-
-    with pytest.raises(Stop):
-        train(spec, checkpoints=StopAfterFirst(cache.checkpoint_path(spec), stamp(spec)))
+    with pytest.raises(Interrupted):
+        train(spec, checkpoints=KilledAfter(cache.checkpoint_path(spec), stamp(spec), 1))
     assert cache.checkpoint_epoch(spec) == 5
     submitted = []
 
@@ -160,10 +152,10 @@ def test_a_whole_runs_checkpoint_that_one_seed_tasks_cannot_resume_is_said(tmp_p
 
         def remote(self, *args):
             submitted.append(args[0]["seeds"])
-            raise Stop
+            raise Interrupted
 
     monkeypatch.setattr(ray, "remote", lambda fn: Remote())
-    with pytest.raises(Stop):
+    with pytest.raises(Interrupted):
         rx.train_on_ray(cache, [spec], task_seeds=1)
     out = capsys.readouterr().out
     assert "has a checkpoint at epoch 5, which tasks of 1 seed do not resume" in out

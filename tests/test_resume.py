@@ -8,25 +8,7 @@ import torch
 from lowent.cache import Cache, CacheWarning, DiskCheckpoints, stamp
 from lowent.config import LAYOUTS, RunSpec, TrainSpec
 from lowent.engine import train
-from tests.helpers import MODEL_KINDS, model_spec, small_target
-
-
-class Interrupted(Exception):
-    """Stands for the process being killed."""
-
-
-class KilledAfter(DiskCheckpoints):
-    """Checkpoints on disk; the process 'dies' right after the n-th save."""
-
-    def __init__(self, path, stamp, n: int):
-        super().__init__(path, stamp)
-        self.left = n
-
-    def save(self, state):
-        super().save(state)
-        self.left -= 1
-        if self.left == 0:
-            raise Interrupted
+from tests.helpers import MODEL_KINDS, Interrupted, KilledAfter, model_spec, small_target
 
 
 def _spec(kw, layout, epochs=3):
